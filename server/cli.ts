@@ -1,0 +1,109 @@
+import { Command } from 'commander';
+import { ConfigError, loadConfigFile } from './config/load-config.js';
+import { createLogger } from './log/logger.js';
+
+/**
+ * `drawbridge` — one CLI for the gateway, the demo and admin tasks. Output meant for a person goes
+ * to stdout/stderr directly; everything the server does at run time goes through pino.
+ */
+const program = new Command('drawbridge').description('Self-hosted clientless remote-desktop gateway').showHelpAfterError();
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(message.endsWith('\n') ? message : message + '\n');
+  process.exit(code);
+}
+
+function onSignals(close: () => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    void close().then(
+      () => process.exit(0),
+      () => process.exit(signal === 'SIGINT' ? 130 : 143),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+program
+  .command('gateway')
+  .description('run the gateway')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .action(async (opts: { config: string }) => {
+    const log = createLogger();
+    try {
+      const config = loadConfigFile(opts.config);
+      const { startGateway } = await import('./gateway.js');
+      const gw = await startGateway({ config, log });
+      onSignals(() => gw.close());
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, 2);
+      log.fatal({ err: String(err) }, 'gateway failed to start');
+      fail(`gateway failed to start: ${String(err)}`);
+    }
+  });
+
+const configCmd = program.command('config').description('configuration tools');
+configCmd
+  .command('check')
+  .description('validate a config file; exit 0 when it is valid')
+  .argument('<file>', 'YAML config file')
+  .action((file: string) => {
+    try {
+      const config = loadConfigFile(file);
+      process.stdout.write(`${file}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'}, identity ${config.identity.provider}, mode ${config.server.mode})\n`);
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, 2);
+      throw err;
+    }
+  });
+
+program
+  .command('dev-idp')
+  .description('run the DEVELOPMENT identity provider (Entra ID-shaped, demo users; never for production)')
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .option('--port <port>', 'https port', '9443')
+  .option('--hostname <name>', 'host name in the issuer and certificate', 'localhost')
+  .option('--users <file>', 'users YAML file (default: the bundled demo users)')
+  .option('--state-dir <dir>', 'where the development CA and keys live', '.drawbridge')
+  .requiredOption('--client-id <id>', 'OAuth client id of the gateway')
+  .requiredOption('--client-secret-env <name>', 'environment variable holding the client secret')
+  .requiredOption('--redirect-uri <uri...>', 'allowed redirect URIs')
+  .action(async (opts: { host: string; port: string; hostname: string; users?: string; stateDir: string; clientId: string; clientSecretEnv: string; redirectUri: string[] }) => {
+    const secret = process.env[opts.clientSecretEnv];
+    if (!secret) fail(`environment variable ${opts.clientSecretEnv} is not set`, 2);
+    const { startDevIdp } = await import('./dev-idp/dev-idp.js');
+    const { loadDevUsers, demoUsersFile } = await import('./dev-idp/users.js');
+    const idp = await startDevIdp({
+      host: opts.host,
+      port: Number(opts.port),
+      hostname: opts.hostname,
+      users: loadDevUsers(opts.users ?? demoUsersFile()),
+      clients: [{ clientId: opts.clientId, clientSecret: secret, redirectUris: opts.redirectUri }],
+      stateDir: opts.stateDir,
+    });
+    process.stdout.write(`DEVELOPMENT identity provider (not for production)\n  issuer: ${idp.issuer}\n  CA:     ${idp.caFile}\n`);
+    onSignals(() => idp.close());
+  });
+
+program
+  .command('demo')
+  .description('run the gateway with the bundled DEVELOPMENT IdP and a demo desktop (guacd from GUACD_HOST/GUACD_PORT)')
+  .option('--port <port>', 'gateway port', '8080')
+  .option('--idp-port <port>', 'development IdP port', '9443')
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .option('--state-dir <dir>', 'where the development CA and keys live', '.drawbridge')
+  .action(async (opts: { port: string; idpPort: string; host: string; stateDir: string }) => {
+    const { runDemo } = await import('./demo/demo.js');
+    try {
+      const demo = await runDemo({ port: Number(opts.port), idpPort: Number(opts.idpPort), host: opts.host, stateDir: opts.stateDir });
+      onSignals(() => demo.close());
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, 2);
+      fail(`demo failed to start: ${String(err)}`);
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,146 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { secretRefSchema } from './secret-ref.js';
+
+const port = z.number().int().min(1).max(65535);
+
+const cidr = z.string().refine((s) => {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || !addr) return false;
+  const family = isIP(addr);
+  if (!family) return false;
+  if (bits === undefined) return true;
+  if (!/^[0-9]{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}, 'must be an IP address or CIDR range, e.g. 10.0.0.0/8 or fd00::/8');
+
+const httpUrl = z.url({ protocol: /^https?$/ }).refine((u) => {
+  const url = new URL(u);
+  return url.pathname === '/' && !url.search && !url.hash;
+}, 'must be an origin without a path, e.g. https://desktops.example.com');
+
+const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+
+export const serverSchema = z.strictObject({
+  mode: z.enum(['production', 'development']).default('production'),
+  listen: z
+    .strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8443) })
+    .prefault({}),
+  publicUrl: httpUrl,
+  tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+  trustedProxies: z.array(cidr).default([]),
+  allowedOrigins: z.array(httpUrl).default([]),
+  sessionSecret: secretRefSchema,
+  session: z
+    .strictObject({
+      idleMinutes: z.number().positive().max(24 * 60).default(30),
+      absoluteHours: z.number().positive().max(24 * 30).default(12),
+      maxSessions: z.number().int().min(1).default(10_000),
+    })
+    .prefault({}),
+});
+
+const scopes = z.array(z.string().min(1)).default(['openid', 'profile', 'email']);
+
+export const entraSchema = z.strictObject({
+  provider: z.literal('entra'),
+  tenantId: guid,
+  clientId: z.string().min(1),
+  clientSecret: secretRefSchema,
+  /** Tenants whose users may sign in; defaults to the home tenant only. */
+  allowedTenants: z.array(guid).optional(),
+  /** Sovereign clouds (login.microsoftonline.us, …) and the development IdP change this. */
+  authority: httpUrl.default('https://login.microsoftonline.com'),
+  caFile: z.string().min(1).optional(),
+  scopes,
+});
+
+export const oidcSchema = z.strictObject({
+  provider: z.literal('oidc'),
+  issuer: z.url({ protocol: /^https?$/ }),
+  clientId: z.string().min(1),
+  clientSecret: secretRefSchema,
+  caFile: z.string().min(1).optional(),
+  scopes,
+  claims: z
+    .strictObject({
+      id: z.string().default('sub'),
+      name: z.string().default('name'),
+      username: z.string().default('preferred_username'),
+      email: z.string().default('email'),
+      groups: z.string().default('groups'),
+      amr: z.string().default('amr'),
+    })
+    .prefault({}),
+});
+
+export const identitySchema = z.discriminatedUnion('provider', [entraSchema, oidcSchema]);
+
+export const rdpSchema = z.strictObject({
+  security: z.enum(['any', 'nla', 'nla-ext', 'tls', 'vmconnect', 'rdp']).default('any'),
+  ignoreCert: z.boolean().default(false),
+  domain: z.string().optional(),
+  username: secretRefSchema.optional(),
+  password: secretRefSchema.optional(),
+  colorDepth: z.union([z.literal(8), z.literal(16), z.literal(24), z.literal(32)]).optional(),
+  resizeMethod: z.enum(['display-update', 'reconnect', 'none']).default('display-update'),
+  serverLayout: z.string().regex(/^[a-z]{2}-[a-z]{2}-[a-z0-9-]+$/, 'must be a guacd layout such as en-us-qwerty').optional(),
+  clipboard: z
+    .strictObject({ copy: z.boolean().default(true), paste: z.boolean().default(true) })
+    .prefault({}),
+  audio: z.boolean().default(true),
+});
+
+export const appSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+  name: z.string().min(1).max(80),
+  description: z.string().max(300).default(''),
+  icon: z.enum(['windows', 'linux', 'server', 'terminal']).default('windows'),
+  protocol: z.literal('rdp').default('rdp'),
+  host: z.string().min(1),
+  port: port.default(3389),
+  rdp: rdpSchema.prefault({}),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: serverSchema,
+    identity: identitySchema,
+    guacd: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(4822),
+        connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+      })
+      .prefault({}),
+    audit: z.strictObject({ file: z.string().min(1).optional() }).prefault({}),
+    apps: z.array(appSchema).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.apps.forEach((app, i) => {
+      if (seen.has(app.id)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'id'], message: `duplicate app id "${app.id}"` });
+      seen.add(app.id);
+    });
+    if (cfg.server.mode !== 'production') return;
+    if (new URL(cfg.server.publicUrl).protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', path: ['server', 'publicUrl'], message: 'must be https in production (set server.mode: development to test over http)' });
+    }
+    const inline: (string | number)[][] = [];
+    if ('value' in cfg.server.sessionSecret) inline.push(['server', 'sessionSecret']);
+    if ('value' in cfg.identity.clientSecret) inline.push(['identity', 'clientSecret']);
+    cfg.apps.forEach((app, i) => {
+      for (const k of ['username', 'password'] as const) {
+        const ref = app.rdp[k];
+        if (ref && 'value' in ref) inline.push(['apps', i, 'rdp', k]);
+      }
+    });
+    for (const path of inline) {
+      ctx.addIssue({ code: 'custom', path, message: 'inline secret values are for development only; use { env: NAME } or { file: PATH }' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type IdentityConfig = z.infer<typeof identitySchema>;
+export type ServerConfig = z.infer<typeof serverSchema>;

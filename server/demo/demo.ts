@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { parseConfig } from '../config/load-config.js';
+import { startDevIdp } from '../dev-idp/dev-idp.js';
+import { startGateway } from '../gateway.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { demoUsersFile, loadDevUsers } from '../dev-idp/users.js';
+
+export interface DemoOptions {
+  host: string;
+  port: number;
+  idpPort: number;
+  stateDir: string;
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The whole demo in one process: the DEVELOPMENT IdP and a gateway in development mode that trusts
+ * it. Secrets are random per run and never leave the process.
+ */
+export async function runDemo(opts: DemoOptions) {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? createLogger();
+  const clientSecret = randomBytes(24).toString('base64url');
+  const publicUrl = `http://localhost:${opts.port}`;
+  const idp = await startDevIdp({
+    host: opts.host,
+    port: opts.idpPort,
+    hostname: 'localhost',
+    users: loadDevUsers(demoUsersFile()),
+    clients: [{ clientId: 'drawbridge-demo', clientSecret, redirectUris: [`${publicUrl}/auth/callback`] }],
+    stateDir: opts.stateDir,
+    log: log.child({ component: 'dev-idp' }),
+  });
+  const config = parseConfig(
+    {
+      server: { mode: 'development', listen: { host: opts.host, port: opts.port }, publicUrl, sessionSecret: { value: randomBytes(32).toString('base64url') } },
+      identity: { provider: 'entra', tenantId: idp.tenantId, clientId: 'drawbridge-demo', clientSecret: { value: clientSecret }, authority: idp.origin, caFile: idp.caFile },
+      guacd: { host: env.GUACD_HOST || '127.0.0.1', port: Number(env.GUACD_PORT) || 4822 },
+      apps: [
+        {
+          id: 'demo-desktop',
+          name: 'Demo desktop',
+          description: 'A Linux desktop over RDP (xrdp in Docker, or any RDP server at DEMO_RDP_HOST:DEMO_RDP_PORT)',
+          icon: 'linux',
+          host: env.DEMO_RDP_HOST || '127.0.0.1',
+          port: Number(env.DEMO_RDP_PORT) || 3389,
+          rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
+        },
+      ],
+    },
+    'demo',
+  );
+  let gateway;
+  try {
+    gateway = await startGateway({ config, log, env });
+  } catch (err) {
+    await idp.close();
+    throw err;
+  }
+  log.warn(
+    { idp: idp.issuer, users: 'alice / alice, bob / bob, carol / carol' },
+    `DEMO MODE with the DEVELOPMENT identity provider (not for production). Open ${publicUrl} and sign in as alice (password alice). The IdP uses a development CA: your browser will warn about ${idp.origin} once.`,
+  );
+  return {
+    gateway,
+    idp,
+    async close() {
+      await gateway.close();
+      await idp.close();
+    },
+  };
+}

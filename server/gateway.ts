@@ -1,0 +1,208 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { existsSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import express from 'express';
+import { AuditLog } from './audit/audit-log.js';
+import { ConfigError, type ConfigProblem } from './config/load-config.js';
+import type { AppConfig, Config } from './config/schema.js';
+import { resolveSecret, SecretResolutionError, type SecretRef } from './config/secret-ref.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { requireCsrfToken } from './authenticate/csrf.js';
+import { createIdentityProvider } from './authenticate/identity-provider.js';
+import { attachSignedIn, authRoutes, createAuthenticator, requireSignedInApi, requireSignedInPage } from './authenticate/routes.js';
+import { createSessions } from './authenticate/session.js';
+import { clientIpOf, type TrustFn } from './http/client-ip.js';
+import { errorHandler } from './http/error-handler.js';
+import { requireSameOrigin } from './http/origin-check.js';
+import { securityHeaders } from './http/security-headers.js';
+import { RouteNotFound } from './http/wire-errors.js';
+import { GuacdProbe } from './launcher/guacd-probe.js';
+import { launcherRoutes } from './launcher/routes.js';
+import { createDesktopUpgradeHandler, DESKTOP_WS_PATH } from './proxy/desktop-upgrade.js';
+import { deriveLaunchKey, LaunchTokens } from './proxy/launch-token.js';
+import { LiveSessions } from './proxy/live-sessions.js';
+import type { RdpCredentials } from './proxy/rdp-params.js';
+import type { RelayLimits } from './proxy/relay-session.js';
+
+export interface GatewayOptions {
+  config: Config;
+  log?: Logger;
+  audit?: AuditLog;
+  /** Built web UI (vite output). */
+  webRoot?: string;
+  /** How often live desktops are checked against their sign-in (ms). */
+  liveRecheckMs?: number;
+  relayLimits?: RelayLimits;
+  launchTokenTtlSeconds?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  server: Server;
+  live: LiveSessions;
+  audit: AuditLog;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../dist/web', import.meta.url));
+
+function secretsOf(config: Config, env: NodeJS.ProcessEnv) {
+  const problems: ConfigProblem[] = [];
+  const get = (ref: SecretRef | undefined, at: string): string | undefined => {
+    if (!ref) return undefined;
+    try {
+      return resolveSecret(ref, env);
+    } catch (err) {
+      problems.push({ path: at, message: err instanceof SecretResolutionError ? err.message : String(err) });
+      return undefined;
+    }
+  };
+  const sessionSecret = get(config.server.sessionSecret, 'server.sessionSecret');
+  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push({ path: 'server.sessionSecret', message: 'must be at least 32 characters' });
+  const clientSecret = get(config.identity.clientSecret, 'identity.clientSecret');
+  const appCreds = new Map<string, RdpCredentials>();
+  config.apps.forEach((app, i) => {
+    appCreds.set(app.id, { username: get(app.rdp.username, `apps[${i}].rdp.username`), password: get(app.rdp.password, `apps[${i}].rdp.password`) });
+  });
+  for (const [at, file] of [
+    ['server.tls.certFile', config.server.tls?.certFile],
+    ['server.tls.keyFile', config.server.tls?.keyFile],
+    ['identity.caFile', config.identity.caFile],
+  ] as const) {
+    if (file && !existsSync(file)) problems.push({ path: at, message: `file ${file} does not exist` });
+  }
+  if (problems.length) throw new ConfigError('config', problems);
+  return { sessionSecret: sessionSecret!, clientSecret: clientSecret!, appCreds };
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config } = opts;
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? createLogger();
+  const audit = opts.audit ?? new AuditLog(config.audit.file);
+  const secrets = secretsOf(config, env);
+  const publicUrl = config.server.publicUrl.replace(/\/$/, '');
+  const publicOrigin = new URL(publicUrl).origin;
+  const allowedOrigins = new Set([publicOrigin, ...config.server.allowedOrigins.map((o) => new URL(o).origin)]);
+  const secure = publicOrigin.startsWith('https:');
+  const webRoot = opts.webRoot ?? DEFAULT_WEB_ROOT;
+
+  const idp = createIdentityProvider(config.identity, { clientSecret: secrets.clientSecret, callbackUrl: `${publicUrl}/auth/callback`, log });
+  if (config.server.mode === 'production') {
+    const dev = await idp.isDevelopmentIdp().catch(() => false);
+    if (dev) {
+      throw new ConfigError('config', [{ path: 'identity', message: 'points at the Drawbridge development IdP, which is not for production; set server.mode: development for a demo' }]);
+    }
+  }
+
+  const sessions = createSessions({ secret: secrets.sessionSecret, secure, ...config.server.session });
+  const tokens = new LaunchTokens(deriveLaunchKey(secrets.sessionSecret), { ttlSeconds: opts.launchTokenTtlSeconds ?? 60 });
+  const live = new LiveSessions();
+  const apps = (): AppConfig[] => config.apps;
+  const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
+  const probe = new GuacdProbe(guacdTarget);
+  const authenticator = createAuthenticator();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.server.trustedProxies.length ? config.server.trustedProxies : false);
+  app.use(securityHeaders(publicUrl));
+  app.get('/healthz', (_req, res) => void res.json({ ok: true }));
+  app.use(sessions.middleware);
+  app.use(authenticator.session());
+  app.use(attachSignedIn(sessions));
+  app.use(requireSameOrigin(allowedOrigins));
+  app.use(express.json({ limit: '16kb' }));
+
+  const endDesktopsOf = (sessionId: string, message: string, reason: string) =>
+    live.endWhere((s) => s.signInSession === sessionId, { code: 769, message }, reason);
+
+  app.use(authRoutes({ idp, sessions, publicUrl, audit, log, onSignOut: (s, message) => endDesktopsOf(s.sessionId, message, 'user signed out') }, authenticator));
+  app.use(launcherRoutes({ apps, tokens, probe, audit, requireSignedIn: requireSignedInApi, requireCsrf: requireCsrfToken }));
+
+  const page = (file: string): express.RequestHandler => (_req, res) => {
+    const full = path.join(webRoot, file);
+    if (!existsSync(full)) return void res.status(503).type('text').send('The web UI is not built. Run `npm run build`.');
+    res.set('Cache-Control', 'no-store').sendFile(full);
+  };
+  app.get('/', requireSignedInPage(publicUrl), page('index.html'));
+  app.get('/desktop/:id', requireSignedInPage(publicUrl), page('desktop.html'));
+  app.get('/signed-out', page('signed-out.html'));
+  app.use(express.static(webRoot, { index: false, fallthrough: true }));
+  app.use((req, _res, next) => next(new RouteNotFound(`${req.method} ${req.path}`)));
+  app.use(errorHandler(log));
+
+  const server: Server = config.server.tls
+    ? (createHttpsServer({ cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) }, app) as unknown as Server)
+    : createHttpServer(app);
+
+  const trust = app.get('trust proxy fn') as TrustFn;
+  const upgrade = createDesktopUpgradeHandler({
+    allowedOrigins,
+    async identify(req) {
+      const s = await sessions.load(req);
+      return s ? { user: s.identity.key, username: s.identity.username, sessionId: s.sessionId } : null;
+    },
+    tokens,
+    app: (id) => apps().find((a) => a.id === id),
+    credentials: (a) => secrets.appCreds.get(a.id) ?? {},
+    guacd: guacdTarget,
+    live,
+    audit,
+    log,
+    clientIp: (req) => clientIpOf(req, trust),
+    limits: opts.relayLimits,
+  });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    if (pathname === DESKTOP_WS_PATH) return upgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  // A desktop lives only as long as the sign-in that opened it.
+  const recheck = setInterval(() => {
+    for (const s of live.list()) {
+      void sessions.isLive(s.signInSession).then((ok) => {
+        if (!ok) s.relay.end({ code: 769, message: 'Your sign-in has ended. Sign in again to reopen the desktop.' }, 'sign-in session ended or expired');
+      });
+    }
+  }, opts.liveRecheckMs ?? 60_000);
+  recheck.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.listen.port, config.server.listen.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ url: publicUrl, listen: `${config.server.listen.host}:${port}` }, `Drawbridge gateway listening; open ${publicUrl}`);
+  void probe.check().then((h) => {
+    const g = guacdTarget();
+    if (h.reachable) log.info({ guacd: `${g.host}:${g.port}` }, 'guacd is reachable');
+    else log.warn({ guacd: `${g.host}:${g.port}`, error: h.error }, `guacd at ${g.host}:${g.port} is not answering (${h.error}); desktops will not open until it does`);
+  });
+
+  return {
+    url: publicUrl,
+    port,
+    server,
+    live,
+    audit,
+    log,
+    async close() {
+      clearInterval(recheck);
+      live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (!opts.audit) await audit.close();
+    },
+  };
+}

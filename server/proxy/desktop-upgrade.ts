@@ -1,0 +1,173 @@
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AppConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { encodeInstruction } from './guac-protocol.js';
+import { guacdHandshake, HandshakeError } from './guacd-handshake.js';
+import { LaunchTokenError, type LaunchTokens } from './launch-token.js';
+import type { LiveSessions } from './live-sessions.js';
+import { parseBrowserDisplay, rdpParams, type RdpCredentials } from './rdp-params.js';
+import { DEFAULT_LIMITS, RelaySession, type RelayLimits } from './relay-session.js';
+
+export const DESKTOP_WS_PATH = '/ws/desktop';
+
+/** What the proxy needs to know about the caller; the authenticate module supplies it. */
+export interface UpgradeCaller {
+  user: string;
+  username: string;
+  sessionId: string;
+}
+
+export interface DesktopUpgradeOptions {
+  allowedOrigins: ReadonlySet<string>;
+  identify(req: IncomingMessage): Promise<UpgradeCaller | null>;
+  tokens: LaunchTokens;
+  app(id: string): AppConfig | undefined;
+  credentials(app: AppConfig): RdpCredentials;
+  guacd(): { host: string; port: number; connectTimeoutMs: number };
+  live: LiveSessions;
+  audit: AuditLog;
+  log: Logger;
+  clientIp(req: IncomingMessage): string | undefined;
+  limits?: RelayLimits;
+}
+
+function reject(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function connectGuacd(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new HandshakeError(`no answer from guacd at ${host}:${port} within ${timeoutMs} ms`, 514));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(t);
+      reject(new HandshakeError(`guacd at ${host}:${port}: ${err.message}`, 520));
+    });
+  });
+}
+
+const PUBLIC_HANDSHAKE_MESSAGE: Record<number, string> = {
+  514: 'The remote desktop service did not answer in time. Try again; if it keeps happening, tell your administrator.',
+  520: 'The remote desktop service (guacd) is not reachable. Tell your administrator.',
+  512: 'The remote desktop service failed while connecting. Try again.',
+};
+
+/**
+ * The only door into guacd. Before a WebSocket exists the caller must come from our own origin,
+ * hold a live sign-in, and present a launch token minted for that very sign-in; everything that
+ * reaches guacd is chosen here from the gateway's config.
+ */
+export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 1 << 20,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has('guacamole') ? 'guacamole' : false),
+  });
+  const { log, audit } = opts;
+
+  return (req, socket, head) => {
+    void (async () => {
+      const ip = opts.clientIp(req);
+      const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+      const origin = req.headers.origin;
+      if (!origin || !opts.allowedOrigins.has(origin)) {
+        log.warn({ ip, origin }, 'desktop upgrade refused: origin');
+        audit.write({ event: 'access-denied', result: 'denied', ip, reason: `websocket origin ${origin ?? '(none)'} not allowed` });
+        return reject(socket, 403, 'origin_rejected', 'This connection did not come from the Drawbridge page.');
+      }
+      const caller = await opts.identify(req);
+      if (!caller) {
+        audit.write({ event: 'access-denied', result: 'denied', ip, reason: 'websocket without a signed-in session' });
+        return reject(socket, 401, 'not_signed_in', 'You are not signed in, or your session has ended. Sign in again.');
+      }
+      let claims;
+      try {
+        claims = opts.tokens.verify(url.searchParams.get('token') ?? '', { user: caller.user, session: caller.sessionId });
+      } catch (err) {
+        const reason = err instanceof LaunchTokenError ? err.reason : 'malformed';
+        audit.write({ event: 'access-denied', result: 'denied', user: caller.user, ip, reason: `launch token ${reason}` });
+        log.warn({ ip, user: caller.user, reason }, 'desktop upgrade refused: launch token');
+        return reject(socket, 403, 'launch_token_rejected', 'This desktop link is not valid for you (expired or already used). Open the desktop again from your launcher.');
+      }
+      const app = opts.app(claims.app);
+      if (!app) return reject(socket, 404, 'app_not_found', 'There is no such desktop.');
+      const display = parseBrowserDisplay(url.searchParams);
+      if (typeof display === 'string') return reject(socket, 400, 'bad_display', display);
+      if (req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes('guacamole') !== true) {
+        return reject(socket, 400, 'bad_subprotocol', 'The WebSocket must use the "guacamole" subprotocol.');
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => void openDesktop(ws, caller, app, display, ip));
+    })().catch((err: unknown) => {
+      log.error({ err: String(err) }, 'desktop upgrade failed');
+      reject(socket, 400, 'bad_request', 'The connection could not be opened.');
+    });
+  };
+
+  async function openDesktop(ws: WebSocket, caller: UpgradeCaller, app: AppConfig, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined) {
+    const id = randomUUID();
+    const g = opts.guacd();
+    const fail = (status: number, message: string, reason: string) => {
+      audit.write({ event: 'session-start', result: 'failure', user: caller.user, username: caller.username, app: app.id, ip, reason, session: id });
+      log.warn({ session: id, app: app.id, reason }, 'desktop session could not start');
+      if (ws.readyState === ws.OPEN) {
+        ws.send(encodeInstruction(['error', message, String(status)], 'utf16'));
+        ws.close(4000 + (status % 1000), String(status));
+      }
+    };
+    let guacd: Socket | undefined;
+    // the browser may leave while we are still dialling guacd
+    ws.once('close', () => guacd?.destroy());
+    try {
+      guacd = await connectGuacd(g.host, g.port, g.connectTimeoutMs);
+      if (ws.readyState !== ws.OPEN) return guacd.destroy();
+      const result = await guacdHandshake(guacd, {
+        protocol: 'rdp',
+        params: rdpParams(app, display, opts.credentials(app)),
+        width: display.width,
+        height: display.height,
+        dpi: display.dpi,
+        timezone: display.timezone,
+        audio: app.rdp.audio ? ['audio/L16', 'audio/L8'] : [],
+        video: [],
+        image: ['image/png', 'image/jpeg', 'image/webp'],
+        name: caller.username,
+        timeoutMs: g.connectTimeoutMs,
+      });
+      if (ws.readyState !== ws.OPEN) return guacd.destroy();
+      ws.removeAllListeners('close');
+      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS);
+      opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay });
+      relay.onEnd((status, reason) => {
+        audit.write({ event: 'session-end', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, code: status.code, reason, durationMs: Date.now() - relay.stats.startedAt });
+      });
+      // guacamole-common-js treats the first instruction as the tunnel's UUID and opens the tunnel
+      ws.send(encodeInstruction(['', id], 'utf16'));
+      relay.start(result.leftover);
+      audit.write({ event: 'session-start', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, guacdConnection: result.connectionId, protocolVersion: result.version });
+      log.info({ session: id, app: app.id, user: caller.user, version: result.version }, 'desktop session started');
+    } catch (err) {
+      guacd?.destroy();
+      if (err instanceof HandshakeError) {
+        const message = PUBLIC_HANDSHAKE_MESSAGE[err.status] ?? err.upstreamMessage ?? 'The remote desktop could not be opened.';
+        return fail(err.status, message, err.message);
+      }
+      fail(512, 'The remote desktop could not be opened.', String(err));
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import type { AppConfig } from '../config/schema.js';
+
+export interface BrowserDisplay {
+  width: number;
+  height: number;
+  dpi: number;
+  timezone?: string;
+}
+
+export interface RdpCredentials {
+  username?: string;
+  password?: string;
+}
+
+/**
+ * The guacd `connect` values for an app. Only the gateway's config decides the target and the
+ * security settings; the browser contributes its display size and time zone, nothing else.
+ * Booleans are spelled out because guacd tests for the string "true".
+ */
+export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials): Record<string, string> {
+  const r = app.rdp;
+  const p: Record<string, string> = {
+    hostname: app.host,
+    port: String(app.port),
+    security: r.security,
+    'ignore-cert': String(r.ignoreCert),
+    'resize-method': r.resizeMethod === 'none' ? '' : r.resizeMethod,
+    width: String(display.width),
+    height: String(display.height),
+    dpi: String(display.dpi),
+    'disable-copy': String(!r.clipboard.copy),
+    'disable-paste': String(!r.clipboard.paste),
+    'disable-audio': String(!r.audio),
+    'client-name': 'Drawbridge',
+  };
+  if (display.timezone) p.timezone = display.timezone;
+  if (r.domain) p.domain = r.domain;
+  if (r.colorDepth) p['color-depth'] = String(r.colorDepth);
+  if (r.serverLayout) p['server-layout'] = r.serverLayout;
+  if (creds.username) p.username = creds.username;
+  if (creds.password) p.password = creds.password;
+  return p;
+}
+
+const TZ = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,3}$/;
+
+/** Parses what the browser may choose; anything else in the query is ignored. */
+export function parseBrowserDisplay(query: URLSearchParams): BrowserDisplay | string {
+  const int = (name: string, min: number, max: number, dflt: number): number | string => {
+    const raw = query.get(name);
+    if (raw === null || raw === '') return dflt;
+    if (!/^[0-9]{1,5}$/.test(raw)) return `${name} must be a whole number`;
+    const n = Number(raw);
+    if (n < min || n > max) return `${name} must be between ${min} and ${max}`;
+    return n;
+  };
+  const width = int('width', 64, 8192, 1024);
+  const height = int('height', 64, 8192, 768);
+  const dpi = int('dpi', 48, 480, 96);
+  for (const v of [width, height, dpi]) if (typeof v === 'string') return v;
+  const tz = query.get('timezone') ?? undefined;
+  if (tz !== undefined && (tz.length > 64 || !TZ.test(tz))) return 'timezone must be an IANA time zone name';
+  return { width: width as number, height: height as number, dpi: dpi as number, timezone: tz || undefined };
+}

@@ -1,0 +1,213 @@
+import type { Socket } from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log/logger.js';
+import { convertLengths, decodeInstructions, encodeInstruction, ProtocolError, scanInstructions } from './guac-protocol.js';
+
+export interface RelayStatus {
+  code: number;
+  message: string;
+}
+
+export interface RelayLimits {
+  /** Pause reading guacd while this many bytes wait for the browser. */
+  highWaterBytes: number;
+  lowWaterBytes: number;
+  /** A browser that drains nothing for this long while we wait is gone. */
+  stallTimeoutMs: number;
+  /** A partial instruction may not grow past this. */
+  maxPendingBytes: number;
+  /** WebSocket-level ping; a browser that misses a pong round is dropped. */
+  pingIntervalMs: number;
+}
+
+export const DEFAULT_LIMITS: RelayLimits = {
+  highWaterBytes: 4 << 20,
+  lowWaterBytes: 1 << 20,
+  stallTimeoutMs: 30_000,
+  maxPendingBytes: 1 << 20,
+  pingIntervalMs: 20_000,
+};
+
+export interface RelayStats {
+  bytesToBrowser: number;
+  bytesToGuacd: number;
+  messagesToBrowser: number;
+  startedAt: number;
+}
+
+/** Opcodes that only belong in the handshake; a browser sending them mid-session is misbehaving. */
+const HANDSHAKE_ONLY = new Set(['select', 'connect', 'args']);
+
+/**
+ * One desktop session: bytes from guacd go to the browser cut at instruction boundaries (many
+ * instructions per WebSocket message, never half of one), with back-pressure; browser messages
+ * are checked, keep-alive pings are answered here, and the rest goes to guacd. Whatever goes wrong
+ * ends this session only, with a Guacamole status the browser can show.
+ */
+export class RelaySession {
+  readonly stats: RelayStats = { bytesToBrowser: 0, bytesToGuacd: 0, messagesToBrowser: 0, startedAt: Date.now() };
+  private pending: Buffer = Buffer.alloc(0);
+  private inFlight = 0;
+  private paused = false;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private awaitingPong = false;
+  private ended = false;
+  private readonly endListeners: Array<(status: RelayStatus, reason: string) => void> = [];
+
+  constructor(
+    readonly id: string,
+    private readonly ws: WebSocket,
+    private readonly guacd: Socket,
+    private readonly log: Logger,
+    private readonly limits: RelayLimits = DEFAULT_LIMITS,
+  ) {}
+
+  onEnd(listener: (status: RelayStatus, reason: string) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  start(leftover: Buffer): void {
+    const { ws, guacd } = this;
+    guacd.setNoDelay(true);
+    guacd.on('data', (chunk: Buffer) => this.fromGuacd(chunk));
+    guacd.on('error', (err) => this.end({ code: 512, message: 'The remote desktop service (guacd) connection failed. Open the desktop again.' }, `guacd socket error: ${err.message}`));
+    guacd.on('close', () => this.end({ code: 512, message: 'The remote desktop service (guacd) closed the connection unexpectedly. Open the desktop again.' }, 'guacd closed the connection'));
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.fromBrowser(data, isBinary));
+    ws.on('close', () => this.end({ code: 0, message: 'browser closed' }, 'browser closed the WebSocket'));
+    ws.on('error', (err) => this.end({ code: 768, message: 'browser connection failed' }, `WebSocket error: ${err.message}`));
+    ws.on('pong', () => (this.awaitingPong = false));
+    this.pingTimer = setInterval(() => {
+      if (this.awaitingPong) return this.end({ code: 776, message: 'Your browser stopped responding.' }, 'browser missed a WebSocket pong');
+      this.awaitingPong = true;
+      ws.ping();
+    }, this.limits.pingIntervalMs);
+    this.pingTimer.unref();
+    if (leftover.length) this.fromGuacd(leftover);
+  }
+
+  private fromGuacd(chunk: Buffer): void {
+    if (this.ended) return;
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let scan;
+    try {
+      scan = scanInstructions(buf, 'codepoint');
+    } catch (err) {
+      return this.protocolFailure('guacd', err);
+    }
+    if (scan.end > 0) {
+      let out = buf.subarray(0, scan.end);
+      if (!scan.ascii && !isUtf8(out)) return this.protocolFailure('guacd', new ProtocolError('invalid UTF-8'));
+      if (scan.astral) out = convertLengths(out, 'codepoint', 'utf16');
+      this.toBrowser(out);
+    }
+    const rest = buf.length - scan.end;
+    if (rest > this.limits.maxPendingBytes) return this.protocolFailure('guacd', new ProtocolError(`unterminated instruction over ${this.limits.maxPendingBytes} bytes`));
+    // copy: a subarray would pin the whole read buffer for the sake of a few bytes
+    this.pending = rest ? Buffer.from(buf.subarray(scan.end)) : Buffer.alloc(0);
+  }
+
+  private toBrowser(data: Buffer | string): void {
+    const len = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.inFlight += len;
+    this.stats.bytesToBrowser += len;
+    this.stats.messagesToBrowser++;
+    this.ws.send(data, { binary: false }, () => {
+      this.inFlight -= len;
+      if (this.paused && this.inFlight <= this.limits.lowWaterBytes) this.resume();
+    });
+    if (!this.paused && this.inFlight > this.limits.highWaterBytes) this.pause();
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.guacd.pause();
+    this.stallTimer = setTimeout(
+      () => this.end({ code: 776, message: 'Your browser stopped receiving the desktop. Reload the page.' }, `browser drained nothing for ${this.limits.stallTimeoutMs} ms`),
+      this.limits.stallTimeoutMs,
+    );
+  }
+
+  private resume(): void {
+    this.paused = false;
+    clearTimeout(this.stallTimer);
+    if (!this.ended) this.guacd.resume();
+  }
+
+  private fromBrowser(data: Buffer, isBinary: boolean): void {
+    if (this.ended) return;
+    if (isBinary) return this.end({ code: 783, message: 'The browser sent data the gateway does not accept.' }, 'binary WebSocket message');
+    let instructions: string[][];
+    try {
+      const scan = scanInstructions(data, 'utf16', 1 << 16);
+      if (scan.end !== data.length) throw new ProtocolError('message does not end at an instruction boundary');
+      instructions = decodeInstructions(data, 'utf16');
+    } catch (err) {
+      return this.protocolFailure('browser', err);
+    }
+    let forward = '';
+    let needsRewrite = false;
+    for (const ins of instructions) {
+      const opcode = ins[0]!;
+      if (opcode === '') {
+        // tunnel-internal: answer keep-alive pings here instead of bothering guacd with them
+        if (ins[1] === 'ping') this.toBrowser(encodeInstruction(ins, 'utf16'));
+        needsRewrite = true;
+        continue;
+      }
+      if (HANDSHAKE_ONLY.has(opcode)) {
+        return this.end({ code: 768, message: 'The browser sent an instruction that is not allowed here.' }, `browser sent "${opcode}" after the handshake`);
+      }
+      forward += encodeInstruction(ins, 'codepoint');
+    }
+    if (!forward) return;
+    const bytes = needsRewrite || instructions.length === 0 ? Buffer.from(forward) : this.sameOrRewritten(data, forward);
+    this.stats.bytesToGuacd += bytes.length;
+    if (!this.guacd.write(bytes)) {
+      // guacd is slower than this browser's input: stop reading the browser until it catches up
+      this.ws.pause();
+      this.guacd.once('drain', () => this.ws.resume());
+    }
+  }
+
+  private sameOrRewritten(original: Buffer, reencoded: string): Buffer {
+    // Lengths differ between the two units only for non-BMP characters; otherwise keep the bytes.
+    return original.length === Buffer.byteLength(reencoded) ? original : Buffer.from(reencoded);
+  }
+
+  private protocolFailure(side: 'guacd' | 'browser', err: unknown): void {
+    const detail = err instanceof Error ? err.message : String(err);
+    if (side === 'guacd') this.end({ code: 512, message: 'The remote desktop service sent data the gateway cannot read. Open the desktop again.' }, `malformed data from guacd: ${detail}`);
+    else this.end({ code: 768, message: 'The browser sent data the gateway cannot read. Reload the page.' }, `malformed data from browser: ${detail}`);
+  }
+
+  /** Ends the session once; tells the browser why when it can still hear us. */
+  end(status: RelayStatus, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.stallTimer);
+    const { ws, guacd } = this;
+    if (ws.readyState === ws.OPEN) {
+      if (status.code !== 0) ws.send(encodeInstruction(['error', status.message, String(status.code)], 'utf16'));
+      // guacamole-common-js reads a numeric close reason as the Guacamole status code
+      ws.close(status.code === 0 ? 1000 : 4000 + (status.code % 1000), String(status.code));
+      const kill = setTimeout(() => ws.terminate(), 2000);
+      kill.unref();
+      ws.once('close', () => clearTimeout(kill));
+    }
+    if (!guacd.destroyed) {
+      if (guacd.writable) guacd.end(encodeInstruction(['disconnect']));
+      const kill = setTimeout(() => guacd.destroy(), 1000);
+      kill.unref();
+      guacd.once('close', () => clearTimeout(kill));
+    }
+    this.log.info({ session: this.id, code: status.code, reason, bytesToBrowser: this.stats.bytesToBrowser, bytesToGuacd: this.stats.bytesToGuacd }, 'desktop session ended');
+    for (const l of this.endListeners) l(status, reason);
+  }
+}

@@ -1,0 +1,64 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { freePort, waitForPort } from './free-port.js';
+
+/**
+ * A real RDP server from Debian: freerdp-shadow-cli shadowing an Xvfb display with an xterm (so
+ * typed text shows) and a ticking xclock (so the picture changes). `-auth` is required even
+ * though its help says otherwise; without it every login is rejected via PAM.
+ */
+export interface RdpServer {
+  host: string;
+  port: number;
+  display: string;
+  width: number;
+  height: number;
+  close(): Promise<void>;
+}
+
+const NEEDED = ['Xvfb', 'freerdp-shadow-cli', 'xclock', 'xterm'];
+
+/** Why the real RDP server cannot run here, or undefined when it can. */
+export function rdpServerUnavailable(): string | undefined {
+  const missing = NEEDED.filter((bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
+  return missing.length ? `missing ${missing.join(', ')} (apt-get install freerdp2-shadow-x11 xvfb x11-apps xterm)` : undefined;
+}
+
+function freeDisplay(): number {
+  for (let n = 90; n < 200; n++) if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) return n;
+  throw new Error('no free X display');
+}
+
+export async function startRdpServer(opts: { width?: number; height?: number } = {}): Promise<RdpServer> {
+  const width = opts.width ?? 1280;
+  const height = opts.height ?? 800;
+  const n = freeDisplay();
+  const display = `:${n}`;
+  const procs: ChildProcess[] = [];
+  const start = (cmd: string, args: string[]) => {
+    const p = spawn(cmd, args, { env: { ...process.env, DISPLAY: display }, stdio: 'ignore' });
+    procs.push(p);
+    return p;
+  };
+  const close = async () => {
+    for (const p of procs.reverse()) if (p.exitCode === null) p.kill('SIGKILL');
+    await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+  };
+  try {
+    start('Xvfb', [display, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp']);
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(`/tmp/.X11-unix/X${n}`)) {
+      if (Date.now() > deadline) throw new Error('Xvfb did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    start('xterm', ['-geometry', '100x30+20+20', '-fa', 'Monospace', '-fs', '14', '-bg', '#102030', '-fg', '#e0f0ff']);
+    start('xclock', ['-update', '1', '-geometry', '200x200+1000+40']);
+    const port = await freePort();
+    start('freerdp-shadow-cli', [`/port:${port}`, '/bind-address:127.0.0.1', '-auth']);
+    await waitForPort(port, '127.0.0.1', 15_000);
+    return { host: '127.0.0.1', port, display, width, height, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
