@@ -36,6 +36,8 @@ export interface RelayStats {
   startedAt: number;
 }
 
+const ERROR_OPCODE = Buffer.from('5.error,');
+
 /** Opcodes that only belong in the handshake; a browser sending them mid-session is misbehaving. */
 const HANDSHAKE_ONLY = new Set(['select', 'connect', 'args']);
 
@@ -54,6 +56,8 @@ export class RelaySession {
   private pingTimer: NodeJS.Timeout | undefined;
   private awaitingPong = false;
   private ended = false;
+  /** guacd already told the browser why it is ending; a close after that is no surprise. */
+  private upstreamError = false;
   private readonly endListeners: Array<(status: RelayStatus, reason: string) => void> = [];
 
   constructor(
@@ -77,7 +81,10 @@ export class RelaySession {
     guacd.setNoDelay(true);
     guacd.on('data', (chunk: Buffer) => this.fromGuacd(chunk));
     guacd.on('error', (err) => this.end({ code: 512, message: 'The remote desktop service (guacd) connection failed. Open the desktop again.' }, `guacd socket error: ${err.message}`));
-    guacd.on('close', () => this.end({ code: 512, message: 'The remote desktop service (guacd) closed the connection unexpectedly. Open the desktop again.' }, 'guacd closed the connection'));
+    guacd.on('close', () => {
+      if (this.upstreamError) this.end({ code: 0, message: 'guacd ended the session' }, 'guacd sent an error and closed the connection');
+      else this.end({ code: 512, message: 'The remote desktop service (guacd) closed the connection unexpectedly. Open the desktop again.' }, 'guacd closed the connection');
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.fromBrowser(data, isBinary));
     ws.on('close', () => this.end({ code: 0, message: 'browser closed' }, 'browser closed the WebSocket'));
     ws.on('error', (err) => this.end({ code: 768, message: 'browser connection failed' }, `WebSocket error: ${err.message}`));
@@ -104,6 +111,7 @@ export class RelaySession {
       let out = buf.subarray(0, scan.end);
       if (!scan.ascii && !isUtf8(out)) return this.protocolFailure('guacd', new ProtocolError('invalid UTF-8'));
       if (scan.astral) out = convertLengths(out, 'codepoint', 'utf16');
+      if (!this.upstreamError && out.includes(ERROR_OPCODE)) this.upstreamError = true;
       this.toBrowser(out);
     }
     const rest = buf.length - scan.end;

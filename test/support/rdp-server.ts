@@ -51,7 +51,8 @@ export async function startRdpServer(opts: { width?: number; height?: number } =
       if (Date.now() > deadline) throw new Error('Xvfb did not start');
       await new Promise((r) => setTimeout(r, 50));
     }
-    start('xterm', ['-geometry', '100x30+20+20', '-fa', 'Monospace', '-fs', '14', '-bg', '#102030', '-fg', '#e0f0ff']);
+    // cat, not a shell: tests type into this window, and typed text must never run as a command
+    start('xterm', ['-geometry', '100x30+20+20', '-fa', 'Monospace', '-fs', '14', '-bg', '#102030', '-fg', '#e0f0ff', '-e', 'cat']);
     start('xclock', ['-update', '1', '-geometry', '200x200+1000+40']);
     const port = await freePort();
     start('freerdp-shadow-cli', [`/port:${port}`, '/bind-address:127.0.0.1', '-auth']);

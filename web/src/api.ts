@@ -1,0 +1,130 @@
+/**
+ * Tiny typed wrapper around fetch for the gateway's JSON API.
+ *
+ * Every call is same-origin with cookies, and every non-2xx response becomes
+ * an ApiError carrying the server's `{ error: { code, message } }` payload
+ * when there is one, so pages can branch on `code` (e.g. "not_signed_in")
+ * instead of on HTTP status alone.
+ */
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+
+  get isSignedOut(): boolean {
+    return this.status === 401 || this.code === 'not_signed_in';
+  }
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST';
+  csrfToken?: string;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+function isErrorBody(value: unknown): value is { error: { code?: unknown; message?: unknown } } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'error' in value &&
+    typeof (value as { error: unknown }).error === 'object' &&
+    (value as { error: unknown }).error !== null
+  );
+}
+
+export async function apiRequest<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (options.csrfToken) headers['X-CSRF-Token'] = options.csrfToken;
+  if (method !== 'GET') headers['Content-Type'] = 'application/json';
+
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      body: method === 'GET' ? undefined : JSON.stringify(options.body ?? {}),
+      signal: options.signal,
+    });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network_error', 'The gateway could not be reached. Check your network connection and try again.');
+  }
+
+  // Bodies are parsed leniently: a proxy in front of the gateway may answer
+  // with HTML, and that should still surface as a readable ApiError.
+  const text = await response.text();
+  let body: unknown = undefined;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+  }
+
+  if (!response.ok) {
+    if (isErrorBody(body)) {
+      const code = typeof body.error.code === 'string' ? body.error.code : `http_${response.status}`;
+      const message =
+        typeof body.error.message === 'string' && body.error.message
+          ? body.error.message
+          : `The gateway answered with HTTP ${response.status}.`;
+      throw new ApiError(response.status, code, message);
+    }
+    throw new ApiError(response.status, `http_${response.status}`, `The gateway answered with HTTP ${response.status}.`);
+  }
+  if (body === undefined) {
+    throw new ApiError(response.status, 'bad_response', 'The gateway sent a response this page could not read.');
+  }
+  return body as T;
+}
+
+/* ---- Shapes of the gateway's endpoints ---- */
+
+export interface Me {
+  user: { name: string; username: string; email?: string };
+  csrfToken: string;
+}
+
+export type AppIcon = 'windows' | 'linux' | 'server' | 'terminal';
+
+export interface AppSummary {
+  id: string;
+  name: string;
+  description: string;
+  icon: AppIcon;
+  status: 'ready' | 'unavailable';
+  statusMessage?: string;
+}
+
+export interface LaunchResult {
+  token: string;
+  websocketPath: string;
+  expiresInSeconds: number;
+}
+
+export const getMe = (signal?: AbortSignal) => apiRequest<Me>('/api/me', { signal });
+
+export const getApps = (signal?: AbortSignal) =>
+  apiRequest<{ apps: AppSummary[] }>('/api/apps', { signal }).then((r) => r.apps ?? []);
+
+export const launchApp = (appId: string, csrfToken: string) =>
+  apiRequest<LaunchResult>(`/api/apps/${encodeURIComponent(appId)}/launch`, {
+    method: 'POST',
+    csrfToken,
+    body: {},
+  });
+
+export const logout = (csrfToken: string) =>
+  apiRequest<{ redirect?: string }>('/auth/logout', { method: 'POST', csrfToken, body: {} });

@@ -1,0 +1,112 @@
+/**
+ * Desktop page: launches a session for /desktop/<appId> and runs it.
+ */
+import '../styles.css';
+import { ApiError, getApps, launchApp } from '../api.js';
+import { redirectToSignIn, requireUser, signOut } from '../auth.js';
+import { byId } from '../dom.js';
+import { statusMessage } from '../protocol/status-messages.js';
+import { StatusOverlay } from './status-overlay.js';
+import { ClipboardPanel } from './clipboard-panel.js';
+import { DesktopSession } from './session.js';
+import { bindToolbar } from './toolbar.js';
+
+function appIdFromPath(): string | null {
+  const match = /^\/desktop\/([^/]+)\/?$/.exec(location.pathname);
+  if (!match?.[1]) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+const overlay = new StatusOverlay();
+const desktop = byId('desktop');
+
+async function showAppName(appId: string): Promise<void> {
+  // Cosmetic only: the launch does not depend on it.
+  try {
+    const app = (await getApps()).find((a) => a.id === appId);
+    if (!app) return;
+    byId('app-name').textContent = app.name;
+    document.title = `${app.name} · Drawbridge`;
+  } catch {
+    /* keep the placeholder name */
+  }
+}
+
+async function start(): Promise<void> {
+  const appId = appIdFromPath();
+  if (!appId) {
+    overlay.show('ended', {
+      title: 'No desktop selected',
+      message: 'This address does not name a desktop. Go back to your desktops and pick one.',
+      canReconnect: false,
+    });
+    return;
+  }
+  byId('app-name').textContent = appId;
+  overlay.show('connecting', { title: 'Connecting…', message: 'Checking your sign-in.' });
+
+  const me = await requireUser();
+  if (!me) return;
+  void showAppName(appId);
+
+  const clipboard = new ClipboardPanel(
+    () => session?.isConnected() ?? false,
+    () => desktop.focus({ preventScroll: true }),
+  );
+  let session: DesktopSession | null = null;
+  // Set when the user disconnects or signs out before the launch finished.
+  let cancelled = false;
+
+  bindToolbar({
+    getSession: () => session,
+    clipboard,
+    focusDesktop: () => desktop.focus({ preventScroll: true }),
+    signOut: async () => {
+      cancelled = true;
+      const content = { title: 'Signing out…', message: 'Closing your session and signing you out.' };
+      if (session) session.end(content);
+      else overlay.show('ended', content);
+      await signOut(me.csrfToken);
+    },
+    disconnect: () => {
+      const content = { title: 'Disconnected', message: 'You disconnected.', canReconnect: true };
+      cancelled = true;
+      if (session) session.end(content);
+      else overlay.show('ended', content);
+    },
+  });
+
+  overlay.show('connecting', { title: 'Connecting…', message: 'Starting your remote desktop session.' });
+  let launch;
+  try {
+    launch = await launchApp(appId, me.csrfToken);
+  } catch (err) {
+    if (cancelled) return;
+    if (err instanceof ApiError && err.isSignedOut) return redirectToSignIn();
+    const message = err instanceof ApiError ? err.message : 'The session could not be started.';
+    overlay.show('ended', {
+      title: 'Could not start the session',
+      message,
+      detail: err instanceof ApiError && err.code ? `Error code: ${err.code}` : undefined,
+      canReconnect: !(err instanceof ApiError) || err.status === 0 || err.status >= 500,
+    });
+    return;
+  }
+
+  if (cancelled) return;
+  session = new DesktopSession({ container: desktop, overlay, clipboard, sizeLabel: byId('remote-size') });
+  session.connect(launch.token, launch.websocketPath);
+}
+
+start().catch((err: unknown) => {
+  const fallback = statusMessage(0x0200);
+  overlay.show('ended', {
+    title: fallback.title,
+    message: err instanceof ApiError ? err.message : fallback.message,
+    detail: err instanceof Error ? err.message : undefined,
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * One remote desktop session: the Guacamole client, its tunnel, and the
+ * glue between their events and the page.
+ */
+import Guacamole from 'guacamole-common-js';
+import { CTRL_ALT_DEL } from '../protocol/keysyms.js';
+import {
+  connectString,
+  deviceScreenSize,
+  viewForClientState,
+  viewForTunnelState,
+  type ScreenSize,
+} from '../protocol/session-state.js';
+import { STATUS_CODES, statusMessage } from '../protocol/status-messages.js';
+import type { ClipboardPanel } from './clipboard-panel.js';
+import { DisplayFit, type ScaleMode } from './display-fit.js';
+import { attachKeyboard, attachPointer, sendKeyCombo, type KeyboardControl } from './input.js';
+import type { StatusContent, StatusOverlay } from './status-overlay.js';
+
+const RESIZE_DEBOUNCE_MS = 250;
+
+export interface SessionOptions {
+  container: HTMLElement;
+  overlay: StatusOverlay;
+  clipboard: ClipboardPanel;
+  sizeLabel: HTMLElement;
+}
+
+export class DesktopSession {
+  private client: Guacamole.Client | null = null;
+  private tunnel: Guacamole.Tunnel | null = null;
+  private fit: DisplayFit | null = null;
+  private keyboard: KeyboardControl | null = null;
+  private connected = false;
+  private ended = false;
+  private lastSentSize: ScreenSize | null = null;
+  private resizeTimer: number | undefined;
+
+  constructor(private readonly options: SessionOptions) {}
+
+  isConnected(): boolean {
+    return this.connected && !this.ended;
+  }
+
+  connect(token: string, websocketPath: string): void {
+    const { container, overlay, clipboard } = this.options;
+    const tunnel = new Guacamole.WebSocketTunnel(websocketPath);
+    const client = new Guacamole.Client(tunnel);
+    this.tunnel = tunnel;
+    this.client = client;
+
+    const display = client.getDisplay();
+    container.replaceChildren(display.getElement());
+    this.fit = new DisplayFit(display, container, this.options.sizeLabel);
+    this.fit.setMode('fit');
+    display.onresize = (width: number, height: number) => this.fit?.remoteResized(width, height);
+
+    attachPointer(client, container);
+    this.keyboard = attachKeyboard(client, container, () => this.isConnected());
+    clipboard.attach(client);
+
+    client.onstatechange = (state: number) => {
+      this.connected = state === Guacamole.Client.State.CONNECTED;
+      const view = viewForClientState(state);
+      if (view === 'connected') this.becameConnected();
+      else if (view === 'connecting' && !this.ended) {
+        overlay.show('connecting', { title: 'Connecting…', message: 'Starting your remote desktop session.' });
+      } else if (view === 'ended') this.finish(this.normalEnd());
+    };
+
+    client.onerror = (status: Guacamole.Status) => this.finishWithStatus(status);
+    tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status);
+
+    tunnel.onstatechange = (state: number) => {
+      if (this.ended) return;
+      const view = viewForTunnelState(state, this.connected);
+      if (view === 'reconnecting') {
+        overlay.show('reconnecting', {
+          title: 'Reconnecting…',
+          message: 'Connection unstable, reconnecting…',
+        });
+      } else if (view === 'connected') {
+        this.becameConnected();
+      } else if (view === 'ended') {
+        this.finish(this.normalEnd());
+      }
+    };
+
+    const resizeObserver = new ResizeObserver(() => this.containerResized());
+    resizeObserver.observe(container);
+    window.addEventListener('resize', () => this.containerResized());
+
+    // Tell guacd we are leaving, so the RDP session is released promptly
+    // instead of after a timeout.
+    window.addEventListener('pagehide', () => {
+      this.ended = true;
+      client.disconnect();
+    });
+
+    const size = this.currentSize();
+    this.lastSentSize = size;
+    let timezone: string | undefined;
+    try {
+      timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch {
+      timezone = undefined;
+    }
+    try {
+      client.connect(connectString(token, size, timezone));
+    } catch (err) {
+      this.finishWithStatus(err instanceof Guacamole.Status ? err : new Guacamole.Status(STATUS_CODES.SERVER_ERROR, String(err)));
+    }
+  }
+
+  /** Ends the session on the user's request, showing the given message. */
+  end(content: StatusContent): void {
+    this.finish(content);
+  }
+
+  setScaleMode(mode: ScaleMode): void {
+    this.fit?.setMode(mode);
+  }
+
+  get scaleMode(): ScaleMode {
+    return this.fit?.mode ?? 'fit';
+  }
+
+  sendCtrlAltDel(): void {
+    if (this.client && this.isConnected()) sendKeyCombo(this.client, CTRL_ALT_DEL);
+  }
+
+  private becameConnected(): void {
+    if (this.ended) return;
+    this.options.overlay.show('connected', { title: 'Connected', message: 'Connected to the remote desktop.' });
+    // The window may have changed size while the connection was set up.
+    this.sendSizeIfChanged();
+    const active = document.activeElement;
+    if (!active || active === document.body) this.options.container.focus({ preventScroll: true });
+  }
+
+  private normalEnd(): StatusContent {
+    const { title, message, retryable } = statusMessage(STATUS_CODES.SUCCESS);
+    return { title, message, canReconnect: retryable };
+  }
+
+  private finishWithStatus(status: Guacamole.Status): void {
+    const info = statusMessage(status.code);
+    this.finish({
+      title: info.title,
+      message: info.message,
+      // The WebSocket tunnel reports a bare close-reason code as the
+      // "message"; only real wording from the server is worth showing.
+      detail: status.message && !/^\s*\d+\s*$/.test(status.message) ? status.message : undefined,
+      canReconnect: info.retryable,
+    });
+  }
+
+  /** First caller wins: the most specific reason arrives first. */
+  private finish(content: StatusContent): void {
+    if (this.ended) return;
+    // Release held keys on the remote while we still can.
+    if (this.connected) this.keyboard?.releaseAll();
+    this.ended = true;
+    this.connected = false;
+    window.clearTimeout(this.resizeTimer);
+    this.options.overlay.show('ended', content);
+    // Deferred so we never re-enter the tunnel from inside its own callback.
+    const client = this.client;
+    if (client) window.setTimeout(() => client.disconnect(), 0);
+  }
+
+  private currentSize(): ScreenSize {
+    const { container } = this.options;
+    return deviceScreenSize(container.clientWidth, container.clientHeight, window.devicePixelRatio || 1);
+  }
+
+  private containerResized(): void {
+    this.fit?.apply();
+    window.clearTimeout(this.resizeTimer);
+    if (this.ended) return;
+    this.resizeTimer = window.setTimeout(() => this.sendSizeIfChanged(), RESIZE_DEBOUNCE_MS);
+  }
+
+  private sendSizeIfChanged(): void {
+    if (!this.client || !this.isConnected()) return;
+    const size = this.currentSize();
+    const last = this.lastSentSize;
+    if (last && last.width === size.width && last.height === size.height) return;
+    this.lastSentSize = size;
+    this.client.sendSize(size.width, size.height);
+  }
+}
