@@ -53,8 +53,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const ca = ensureDevCa(stateDir);
   const port = await freePort();
   const url = `https://localhost:${port}`;
+  const logLines = opts.logLines ?? [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const idp = await startDevIdp({
     port: 0,
+    log: log.child({ component: 'dev-idp' }),
     users: opts.users ?? loadDevUsers(demoUsersFile()),
     clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/auth/callback`] }],
     stateDir,
@@ -62,8 +65,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const cert = issueServerCert(ca, ['localhost'], ['127.0.0.1']);
   writeFileSync(path.join(stateDir, 'gw.pem'), cert.certPem);
   writeFileSync(path.join(stateDir, 'gw-key.pem'), cert.keyPem);
-  const logLines = opts.logLines ?? [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const audit = new AuditLog(path.join(stateDir, 'audit.jsonl'), { keepInMemory: true });
   const config = parseConfig({
     server: {

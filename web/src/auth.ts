@@ -30,11 +30,11 @@ export async function requireUser(): Promise<Me | null> {
 export async function signOut(csrfToken: string): Promise<void> {
   try {
     const result = await logout(csrfToken);
-    location.assign(result.redirect || '/signed-out.html');
+    location.assign(result.redirect || '/signed-out');
   } catch (err) {
     // Already signed out (session expired meanwhile): end up in the same place.
     if (err instanceof ApiError && err.isSignedOut) {
-      location.assign('/signed-out.html');
+      location.assign('/signed-out');
       return;
     }
     throw err;

@@ -16,6 +16,12 @@ export class ClipboardPanel {
 
   /** Last text known to be on the remote clipboard, to avoid echoing it back. */
   private lastKnown: string | null = null;
+  /**
+   * Last text seen on (or written to) the local system clipboard. Only a
+   * change there counts as "the user copied something new"; otherwise
+   * refocusing the window would overwrite what the panel just sent.
+   */
+  private lastSystem: string | null = null;
   private client: Guacamole.Client | null = null;
   private sentCount = 0;
   private receivedCount = 0;
@@ -67,7 +73,12 @@ export class ClipboardPanel {
     this.say(`Received ${text.length.toLocaleString()} characters from the remote desktop.`);
     // Needs focus and, in some browsers, permission; the panel is the
     // fallback, so failure is fine.
-    navigator.clipboard?.writeText(text).catch(() => undefined);
+    navigator.clipboard
+      ?.writeText(text)
+      .then(() => {
+        this.lastSystem = text;
+      })
+      .catch(() => undefined);
   }
 
   private send(text: string): boolean {
@@ -96,7 +107,9 @@ export class ClipboardPanel {
     } catch {
       return; // permission denied or document not focused: the panel still works
     }
-    if (!text || text === this.lastKnown) return;
+    if (!text || text === this.lastSystem) return;
+    this.lastSystem = text;
+    if (text === this.lastKnown) return;
     if (this.send(text)) {
       this.local.value = text;
       this.say('Your local clipboard was sent to the remote desktop.');

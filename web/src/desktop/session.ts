@@ -114,7 +114,7 @@ export class DesktopSession {
 
   /** Ends the session on the user's request, showing the given message. */
   end(content: StatusContent): void {
-    this.finish(content);
+    this.finish(content, true);
   }
 
   setScaleMode(mode: ScaleMode): void {
@@ -156,7 +156,7 @@ export class DesktopSession {
   }
 
   /** First caller wins: the most specific reason arrives first. */
-  private finish(content: StatusContent): void {
+  private finish(content: StatusContent, immediate = false): void {
     if (this.ended) return;
     // Release held keys on the remote while we still can.
     if (this.connected) this.keyboard?.releaseAll();
@@ -164,9 +164,14 @@ export class DesktopSession {
     this.connected = false;
     window.clearTimeout(this.resizeTimer);
     this.options.overlay.show('ended', content);
-    // Deferred so we never re-enter the tunnel from inside its own callback.
     const client = this.client;
-    if (client) window.setTimeout(() => client.disconnect(), 0);
+    if (!client) return;
+    // A user-initiated end disconnects at once, so the disconnect reaches
+    // the gateway before anything that follows (e.g. the sign-out request).
+    // Otherwise we are inside a tunnel or client callback; deferring avoids
+    // re-entering the tunnel while it is still closing itself.
+    if (immediate) client.disconnect();
+    else window.setTimeout(() => client.disconnect(), 0);
   }
 
   private currentSize(): ScreenSize {

@@ -1,0 +1,153 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDevCa, issueServerCert } from '../../server/dev-idp/dev-ca.js';
+import { startDevIdp, type DevIdp } from '../../server/dev-idp/dev-idp.js';
+import { demoUsersFile, loadDevUsers } from '../../server/dev-idp/users.js';
+import { launchToken, openDesktop } from '../support/desktop-client.js';
+import { freePort, waitForPort } from '../support/free-port.js';
+import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
+import { HttpClient, signIn } from '../support/http-client.js';
+import { startX224Responder } from '../support/x224-responder.js';
+
+/**
+ * The real `drawbridge gateway` process: bad input from every side ends one session at most, the
+ * process keeps running, writes only JSON log lines, and stops cleanly on SIGTERM.
+ */
+const CLI = ['--import', 'tsx', path.resolve('server/cli.ts')];
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('drawbridge config check', () => {
+  it('prints the option path and reason, and exits non-zero for a bad file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbx-cfg-'));
+    const file = path.join(dir, 'bad.yml');
+    writeFileSync(file, 'server: { publicUrl: "https://x.example", sessionSecret: { env: S } }\nidentity: { provider: entra, tenantId: nope, clientId: c, clientSecret: { env: C } }\napps: [ { id: a, name: A, host: h, port: 0 } ]\n');
+    const r = cli(['config', 'check', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('identity.tenantId: must be a GUID');
+    expect(r.stderr).toContain('apps[0].port: Too small');
+    const ok = cli(['config', 'check', path.resolve('test/fixtures/good-config.yml')]);
+    expect(ok.stdout).toMatch(/valid \(1 app, identity entra, mode production\)/);
+    expect(ok.status).toBe(0);
+    const start = cli(['gateway', '--config', file]);
+    expect(start.status).toBe(2);
+    expect(start.stderr).toContain('identity.tenantId: must be a GUID');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('drawbridge gateway process under bad input', () => {
+  let dir: string;
+  let idp: DevIdp;
+  let standin: GuacdStandin;
+  let rdp: Awaited<ReturnType<typeof startX224Responder>>;
+  let child: ChildProcess;
+  let stdout = '';
+  let stderr = '';
+  let url: string;
+  let caPem: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbx-proc-'));
+    const ca = ensureDevCa(dir);
+    caPem = ca.certPem;
+    const port = await freePort();
+    url = `https://localhost:${port}`;
+    idp = await startDevIdp({ port: 0, users: loadDevUsers(demoUsersFile()), clients: [{ clientId: 'proc', clientSecret: 'proc-secret-0123456789', redirectUris: [`${url}/auth/callback`] }], stateDir: dir, log: pino({ level: 'silent' }) });
+    standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
+    rdp = await startX224Responder();
+    const cert = issueServerCert(ca, ['localhost'], ['127.0.0.1']);
+    writeFileSync(path.join(dir, 'gw.pem'), cert.certPem);
+    writeFileSync(path.join(dir, 'gw-key.pem'), cert.keyPem);
+    writeFileSync(
+      path.join(dir, 'drawbridge.yml'),
+      `server:
+  mode: development
+  listen: { host: 127.0.0.1, port: ${port} }
+  publicUrl: ${url}
+  tls: { certFile: ${dir}/gw.pem, keyFile: ${dir}/gw-key.pem }
+  sessionSecret: { env: TEST_SESSION_SECRET }
+identity:
+  provider: entra
+  tenantId: ${idp.tenantId}
+  clientId: proc
+  clientSecret: { env: TEST_CLIENT_SECRET }
+  authority: ${idp.origin}
+  caFile: ${idp.caFile}
+guacd: { host: ${standin.host}, port: ${standin.port} }
+audit: { file: ${dir}/audit.jsonl }
+apps:
+  - { id: desk, name: Desk, host: ${rdp.host}, port: ${rdp.port}, rdp: { security: tls, ignoreCert: true } }
+`,
+    );
+    child = spawn(process.execPath, [...CLI, 'gateway', '--config', path.join(dir, 'drawbridge.yml')], {
+      env: { ...process.env, TEST_SESSION_SECRET: 'process-test-session-secret-0123456789', TEST_CLIENT_SECRET: 'proc-secret-0123456789', DRAWBRIDGE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitForPort(port, '127.0.0.1', 20_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await standin?.close();
+    await rdp?.close();
+    await idp?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('survives split UTF-8, malformed data from both sides and guacd dying, and stops cleanly', async () => {
+    const alice = new HttpClient(caPem);
+    const bob = new HttpClient(caPem);
+    await signIn(alice, url, 'alice@contoso.example', 'alice');
+    await signIn(bob, url, 'bob@contoso.example', 'bob');
+    const open = async (c: HttpClient) => {
+      const conn = await openDesktop(c, url, caPem, { token: await launchToken(c, url, 'desk') });
+      await conn.waitFor((i) => i[0] === 'sync');
+      return { conn, guacd: standin.sessions.at(-1)! };
+    };
+    const bystander = await open(bob);
+
+    const split = await open(alice);
+    const bytes = Buffer.from('4.name,5.a東京😀b;');
+    await split.guacd.sendSplit([bytes.subarray(0, 8), bytes.subarray(8, 15), bytes.subarray(15)], 50);
+    expect(await split.conn.waitFor((i) => i[0] === 'name')).toEqual(['name', 'a東京😀b']);
+
+    const badGuacd = await open(alice);
+    badGuacd.guacd.sendRaw('9999999999.x;');
+    expect((await badGuacd.conn.waitFor((i) => i[0] === 'error'))[2]).toBe('512');
+
+    const badBrowser = await open(alice);
+    badBrowser.conn.send('\u0000\u0001garbage');
+    expect((await badBrowser.conn.waitFor((i) => i[0] === 'error'))[2]).toBe('768');
+
+    const dying = await open(alice);
+    dying.guacd.kill();
+    expect((await dying.conn.waitFor((i) => i[0] === 'error'))[2]).toBe('512');
+
+    split.conn.ws.terminate();
+    bystander.conn.send('0.,4.ping,1.9;');
+    await bystander.conn.waitFor((i) => i[0] === '' && i[2] === '9');
+    expect(child.exitCode).toBeNull();
+    expect((await alice.request(`${url}/healthz`)).status).toBe(200);
+
+    bystander.conn.ws.close();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    // every line the process wrote is a JSON log record: no stray console output
+    for (const line of stdout.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+    expect(stderr).toBe('');
+    expect(stdout).not.toContain('proc-secret-0123456789');
+    const audit = readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    expect(audit.filter((e) => e.event === 'sign-in')).toHaveLength(2);
+    expect(audit.filter((e) => e.event === 'session-end').length).toBeGreaterThanOrEqual(5);
+  });
+});
