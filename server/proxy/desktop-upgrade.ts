@@ -112,14 +112,14 @@ export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: 
       if (req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes('guacamole') !== true) {
         return reject(socket, 400, 'bad_subprotocol', 'The WebSocket must use the "guacamole" subprotocol.');
       }
-      wss.handleUpgrade(req, socket, head, (ws) => void openDesktop(ws, caller, app, display, ip));
+      wss.handleUpgrade(req, socket, head, (ws) => void openDesktop(ws, socket, caller, app, display, ip));
     })().catch((err: unknown) => {
       log.error({ err: String(err) }, 'desktop upgrade failed');
       reject(socket, 400, 'bad_request', 'The connection could not be opened.');
     });
   };
 
-  async function openDesktop(ws: WebSocket, caller: UpgradeCaller, app: AppConfig, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined) {
+  async function openDesktop(ws: WebSocket, socket: Duplex, caller: UpgradeCaller, app: AppConfig, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined) {
     const id = randomUUID();
     const g = opts.guacd();
     const fail = (status: number, message: string, reason: string) => {
@@ -151,7 +151,7 @@ export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: 
       });
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       ws.removeAllListeners('close');
-      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS);
+      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket);
       opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay });
       relay.onEnd((status, reason) => {
         audit.write({ event: 'session-end', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, code: status.code, reason, durationMs: Date.now() - relay.stats.startedAt });

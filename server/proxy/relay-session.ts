@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import { convertLengths, decodeInstructions, encodeInstruction, ProtocolError, scanInstructions } from './guac-protocol.js';
+import { InstructionStream } from './instruction-stream.js';
 
 export interface RelayStatus {
   code: number;
@@ -36,8 +37,6 @@ export interface RelayStats {
   startedAt: number;
 }
 
-const ERROR_OPCODE = Buffer.from('5.error,');
-
 /** Opcodes that only belong in the handshake; a browser sending them mid-session is misbehaving. */
 const HANDSHAKE_ONLY = new Set(['select', 'connect', 'args']);
 
@@ -49,7 +48,10 @@ const HANDSHAKE_ONLY = new Set(['select', 'connect', 'args']);
  */
 export class RelaySession {
   readonly stats: RelayStats = { bytesToBrowser: 0, bytesToGuacd: 0, messagesToBrowser: 0, startedAt: Date.now() };
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly guacdStream = new InstructionStream('codepoint');
+  /** Tail of earlier reads: the start of an instruction whose end has not arrived yet. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
   private inFlight = 0;
   private paused = false;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -66,6 +68,8 @@ export class RelaySession {
     private readonly guacd: Socket,
     private readonly log: Logger,
     private readonly limits: RelayLimits = DEFAULT_LIMITS,
+    /** The browser's TCP socket under the WebSocket: corked so a message's frames leave in one write. */
+    private readonly browserSocket?: { cork(): void; uncork(): void },
   ) {}
 
   onEnd(listener: (status: RelayStatus, reason: string) => void): void {
@@ -100,35 +104,51 @@ export class RelaySession {
 
   private fromGuacd(chunk: Buffer): void {
     if (this.ended) return;
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let scan;
     try {
-      scan = scanInstructions(buf, 'codepoint');
+      scan = this.guacdStream.push(chunk);
     } catch (err) {
       return this.protocolFailure('guacd', err);
     }
-    if (scan.end > 0) {
-      let out = buf.subarray(0, scan.end);
-      if (!scan.ascii && !isUtf8(out)) return this.protocolFailure('guacd', new ProtocolError('invalid UTF-8'));
-      if (scan.astral) out = convertLengths(out, 'codepoint', 'utf16');
-      if (!this.upstreamError && out.includes(ERROR_OPCODE)) this.upstreamError = true;
-      this.toBrowser(out);
+    if (scan.end >= 0) {
+      const head = chunk.subarray(0, scan.end);
+      if (scan.error) this.upstreamError = true;
+      if (scan.ascii && !scan.astral) {
+        // the common case: whole instructions, pure ASCII, forwarded as they were read
+        this.toBrowser(this.held.length ? [...this.held, head] : [head]);
+      } else {
+        let out = this.held.length ? Buffer.concat([...this.held, head]) : head;
+        if (!isUtf8(out)) return this.protocolFailure('guacd', new ProtocolError('invalid UTF-8'));
+        if (scan.astral) out = convertLengths(out, 'codepoint', 'utf16');
+        this.toBrowser([out]);
+      }
+      this.held = scan.end < chunk.length ? [chunk.subarray(scan.end)] : [];
+      this.heldBytes = chunk.length - scan.end;
+    } else {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
     }
-    const rest = buf.length - scan.end;
-    if (rest > this.limits.maxPendingBytes) return this.protocolFailure('guacd', new ProtocolError(`unterminated instruction over ${this.limits.maxPendingBytes} bytes`));
-    // copy: a subarray would pin the whole read buffer for the sake of a few bytes
-    this.pending = rest ? Buffer.from(buf.subarray(scan.end)) : Buffer.alloc(0);
+    if (this.heldBytes > this.limits.maxPendingBytes) {
+      this.protocolFailure('guacd', new ProtocolError(`unterminated instruction over ${this.limits.maxPendingBytes} bytes`));
+    }
   }
 
-  private toBrowser(data: Buffer | string): void {
-    const len = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    this.inFlight += len;
-    this.stats.bytesToBrowser += len;
+  /** One WebSocket message, sent as one frame per part so nothing is copied to join them. */
+  private toBrowser(parts: Array<Buffer | string>): void {
+    const cork = parts.length > 1 && this.browserSocket;
+    if (cork) cork.cork();
+    for (let i = 0; i < parts.length; i++) {
+      const data = parts[i]!;
+      const len = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+      this.inFlight += len;
+      this.stats.bytesToBrowser += len;
+      this.ws.send(data, { binary: false, fin: i === parts.length - 1 }, () => {
+        this.inFlight -= len;
+        if (this.paused && this.inFlight <= this.limits.lowWaterBytes) this.resume();
+      });
+    }
+    if (cork) cork.uncork();
     this.stats.messagesToBrowser++;
-    this.ws.send(data, { binary: false }, () => {
-      this.inFlight -= len;
-      if (this.paused && this.inFlight <= this.limits.lowWaterBytes) this.resume();
-    });
     if (!this.paused && this.inFlight > this.limits.highWaterBytes) this.pause();
   }
 
@@ -164,7 +184,7 @@ export class RelaySession {
       const opcode = ins[0]!;
       if (opcode === '') {
         // tunnel-internal: answer keep-alive pings here instead of bothering guacd with them
-        if (ins[1] === 'ping') this.toBrowser(encodeInstruction(ins, 'utf16'));
+        if (ins[1] === 'ping') this.toBrowser([encodeInstruction(ins, 'utf16')]);
         needsRewrite = true;
         continue;
       }

@@ -21,6 +21,8 @@ export interface StackOptions {
   gateway?: Partial<GatewayOptions>;
   /** Log lines land here so tests can check what was (not) logged. */
   logLines?: string[];
+  /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
+  plainHttp?: boolean;
   /** A directory whose development CA the test already uses (see `testCa`). */
   stateDir?: string;
 }
@@ -52,7 +54,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const stateDir = opts.stateDir ?? testCa().stateDir;
   const ca = ensureDevCa(stateDir);
   const port = await freePort();
-  const url = `https://localhost:${port}`;
+  const url = `${opts.plainHttp ? 'http' : 'https'}://localhost:${port}`;
   const logLines = opts.logLines ?? [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const idp = await startDevIdp({
@@ -71,7 +73,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       mode: 'development',
       listen: { host: '127.0.0.1', port },
       publicUrl: url,
-      tls: { certFile: path.join(stateDir, 'gw.pem'), keyFile: path.join(stateDir, 'gw-key.pem') },
+      ...(opts.plainHttp ? {} : { tls: { certFile: path.join(stateDir, 'gw.pem'), keyFile: path.join(stateDir, 'gw-key.pem') } }),
       sessionSecret: { value: SESSION_SECRET },
       ...opts.server,
     },

@@ -68,3 +68,11 @@ describe('decode / encode', () => {
     expect(() => decodeInstructions(b('4.sync,3.123'), 'codepoint')).toThrow(ProtocolError);
   });
 });
+
+describe('error detection', () => {
+  it('flags a complete error instruction, not an incomplete one or an error inside a value', () => {
+    expect(scanInstructions(b('4.sync,1.1;5.error,3.bye,3.519;'), 'codepoint').error).toBe(true);
+    expect(scanInstructions(b('4.sync,1.1;5.error,3.bye'), 'codepoint').error).toBe(false);
+    expect(scanInstructions(b('4.name,8.5.error,;'), 'codepoint').error).toBe(false);
+  });
+});

@@ -1,0 +1,125 @@
+import { isAscii } from 'node:buffer';
+import { ProtocolError, type LengthUnit } from './guac-protocol.js';
+
+const DOT = 0x2e;
+const COMMA = 0x2c;
+const SEMI = 0x3b;
+
+export interface PushResult {
+  /** Offset in the pushed chunk just past the last instruction completed by it, or -1. */
+  end: number;
+  /** Every byte up to `end` (held bytes included) was ASCII. */
+  ascii: boolean;
+  /** A completed instruction holds a character outside the BMP. */
+  astral: boolean;
+  /** A completed instruction is an `error`. */
+  error: boolean;
+}
+
+/**
+ * Finds instruction boundaries in a byte stream without ever joining reads: its state carries
+ * over from one chunk to the next, so a relay can forward each read (plus the tail it held back
+ * from the previous one) without copying. Joining every 64 KiB read to the leftover of the last
+ * one cost more than all the parsing.
+ */
+const LENGTH = 0;
+const VALUE = 1;
+const SEPARATOR = 2;
+
+export class InstructionStream {
+  private state = LENGTH;
+  private length = 0;
+  private digits = 0;
+  private remaining = 0;
+  private element = 0;
+  private opcode = '';
+  private instrAstral = false;
+  private heldAscii = true;
+
+  constructor(
+    private readonly unit: LengthUnit,
+    private readonly maxElementLength = 1 << 22,
+  ) {}
+
+  push(chunk: Buffer): PushResult {
+    const ascii = isAscii(chunk);
+    const n = chunk.length;
+    const utf16 = this.unit === 'utf16';
+    // hot loop on locals: property access per byte cost more than the parsing itself
+    let { state, length, digits, remaining, element, instrAstral } = this;
+    let pos = 0;
+    let end = -1;
+    let astral = false;
+    let error = false;
+    let endAscii = this.heldAscii;
+    while (pos < n) {
+      if (state === LENGTH) {
+        const c = chunk[pos]!;
+        if (c >= 0x30 && c <= 0x39) {
+          length = length * 10 + (c - 0x30);
+          if (++digits > 9) throw new ProtocolError('element length too long');
+          pos++;
+          continue;
+        }
+        if (digits === 0 || c !== DOT) throw new ProtocolError(`expected a length at byte ${pos}`);
+        if (length > this.maxElementLength) throw new ProtocolError(`element of ${length} exceeds the limit`);
+        remaining = length;
+        state = remaining ? VALUE : SEPARATOR;
+        pos++;
+        continue;
+      }
+      if (state === VALUE) {
+        const start = pos;
+        if (ascii) {
+          const take = remaining < n - pos ? remaining : n - pos;
+          remaining -= take;
+          pos += take;
+        } else {
+          while (remaining > 0 && pos < n) {
+            const b = chunk[pos]!;
+            if ((b & 0xc0) !== 0x80) {
+              if (b >= 0xf0) {
+                instrAstral = true;
+                remaining -= utf16 ? 2 : 1;
+              } else {
+                remaining--;
+              }
+              if (remaining < 0) throw new ProtocolError('element length splits a character');
+            }
+            pos++;
+          }
+        }
+        if (element === 0 && length === 5) this.opcode += chunk.toString('latin1', start, pos);
+        if (remaining === 0) state = SEPARATOR;
+        continue;
+      }
+      // separator: continuation bytes of the value's last character come first
+      const c = chunk[pos]!;
+      if ((c & 0xc0) === 0x80) {
+        pos++;
+        continue;
+      }
+      if (c === COMMA) {
+        element++;
+      } else if (c === SEMI) {
+        if (instrAstral) astral = true;
+        if (this.opcode === 'error') error = true;
+        element = 0;
+        this.opcode = '';
+        instrAstral = false;
+        end = pos + 1;
+        endAscii = endAscii && ascii;
+      } else {
+        throw new ProtocolError(`expected ',' or ';' at byte ${pos}`);
+      }
+      length = 0;
+      digits = 0;
+      state = LENGTH;
+      pos++;
+    }
+    Object.assign(this, { state, length, digits, remaining, element, instrAstral });
+    // bytes held back for the next push: were they ASCII?
+    this.heldAscii = end === -1 ? this.heldAscii && ascii : ascii;
+    return { end, ascii: endAscii, astral, error };
+  }
+}
