@@ -9,6 +9,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // server code logs through pino only
     files: ['server/**/*.ts'],
     rules: { 'no-console': 'error' },

@@ -30,7 +30,7 @@ export async function runDemo(opts: DemoOptions) {
     users: loadDevUsers(demoUsersFile()),
     clients: [{ clientId: 'drawbridge-demo', clientSecret, redirectUris: [`${publicUrl}/auth/callback`] }],
     stateDir: opts.stateDir,
-    log: log.child({ component: 'dev-idp' }),
+    log,
   });
   const config = parseConfig(
     {

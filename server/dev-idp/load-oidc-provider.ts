@@ -14,6 +14,7 @@ let loaded: Promise<typeof Provider> | undefined;
 export function loadOidcProvider(log: Logger): Promise<typeof Provider> {
   loaded ??= (async () => {
     // The only console access in the project: intercepting a library's own print, not logging.
+    /* eslint-disable no-console */
     const original = console.warn;
     console.warn = (...args: unknown[]) => {
       const first = args[0];
@@ -29,6 +30,7 @@ export function loadOidcProvider(log: Logger): Promise<typeof Provider> {
     } finally {
       console.warn = original;
     }
+    /* eslint-enable no-console */
   })();
   return loaded;
 }

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { artifactPath, launchChromium } from '../support/browser.js';
@@ -169,7 +170,10 @@ describe.skipIf(Boolean(missing))('desktop in Chromium, end to end', () => {
     await page.click('#sign-out');
     await page.waitForURL(`${stack.url}/signed-out`);
     await expect.poll(() => stack.gateway.live.size, { timeout: 10_000 }).toBe(0);
-    if (guacd.kind === 'standin') await expect.poll(() => guacd.standin.sessions.at(-1)!.closed).toBe(true);
+    if (guacd.kind === 'standin') {
+      const last = guacd.standin.sessions.at(-1)!;
+      await expect.poll(() => last.closed).toBe(true);
+    }
     const res = await page.request.get(`${stack.url}/api/me`);
     expect(res.status()).toBe(401);
     await page.screenshot({ path: artifactPath('07-signed-out.png') });

@@ -47,7 +47,11 @@ export function openDesktop(client: HttpClient, gatewayUrl: string, caPem: strin
     messages.push(text);
     for (const ins of decodeString(text, 'utf16')) {
       instructions.push(ins);
-      for (const w of [...waiters]) if (w.pred(ins)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(ins));
+      for (const w of [...waiters]) {
+        if (!w.pred(ins)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(ins);
+      }
     }
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));

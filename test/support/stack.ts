@@ -59,7 +59,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const idp = await startDevIdp({
     port: 0,
-    log: log.child({ component: 'dev-idp' }),
+    log,
     users: opts.users ?? loadDevUsers(demoUsersFile()),
     clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/auth/callback`] }],
     stateDir,
