@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { formatPath } from '../config/load-config.js';
 
 // A fixed namespace so the same username always yields the same oid, across machines and restarts;
 // the gateway's policies and audit trail key on oid, so it must not drift.
@@ -65,18 +66,10 @@ export class DevUsersError extends Error {
   }
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += (out ? '.' : '') + String(seg);
-  }
-  return out || '(root)';
-}
 
 export function parseDevUsers(raw: unknown, source = 'users'): DevUser[] {
   const result = devUsersFileSchema.safeParse(raw);
-  if (!result.success) throw new DevUsersError(source, result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  if (!result.success) throw new DevUsersError(source, result.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`));
   return result.data.users;
 }
 
