@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { decodeInstructions, encodeInstruction, type ProtocolError, scanInstructions } from './guac-protocol.js';
+import { decodeString, encodeInstruction } from './guac-protocol.js';
+import { InstructionStream } from './instruction-stream.js';
 
 /** The newest protocol we speak; guacd 1.5+ offers it and we accept nothing older than 1.1. */
 export const OUR_VERSION = 'VERSION_1_5_0';
@@ -65,25 +66,30 @@ export function guacdHandshake(socket: Socket, req: HandshakeRequest): Promise<H
     const onClose = () => finish(new HandshakeError('guacd closed the connection during the handshake', 512));
     const onError = (err: Error) => finish(new HandshakeError(`guacd connection failed: ${err.message}`, 520));
 
+    const stream = new InstructionStream('codepoint', 1 << 16);
     const onData = (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      let scan;
+      let end: number;
       try {
-        scan = scanInstructions(pending, 'codepoint');
+        end = stream.push(chunk).end;
       } catch (err) {
-        return finish(new HandshakeError(`guacd sent malformed data: ${(err as ProtocolError).message}`, 512));
+        return finish(new HandshakeError(`guacd sent malformed data: ${(err as Error).message}`, 512));
       }
-      if (pending.length > 1 << 20 && scan.end === 0) return finish(new HandshakeError('guacd handshake instruction too large', 512));
-      let offset = 0;
-      while (offset < scan.end) {
-        const one = scanInstructions(pending.subarray(offset), 'codepoint', undefined, 1);
-        let ins: string[];
-        try {
-          ins = decodeInstructions(pending.subarray(offset, offset + one.end), 'codepoint')[0]!;
-        } catch (err) {
-          return finish(new HandshakeError(`guacd sent malformed data: ${(err as Error).message}`, 512));
-        }
-        offset += one.end;
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      if (end < 0) {
+        if (pending.length > 1 << 20) finish(new HandshakeError('guacd handshake instruction too large', 512));
+        return;
+      }
+      const completeBytes = pending.length - (chunk.length - end);
+      let text: string;
+      const ends: number[] = [];
+      let instructions: string[][];
+      try {
+        text = pending.toString('utf8', 0, completeBytes);
+        instructions = decodeString(text, 'codepoint', ends);
+      } catch (err) {
+        return finish(new HandshakeError(`guacd sent malformed data: ${(err as Error).message}`, 512));
+      }
+      for (const [i, ins] of instructions.entries()) {
         const [opcode, ...args] = ins;
         if (opcode === 'error') {
           return finish(new HandshakeError(`guacd refused the connection: ${args[0] ?? ''}`, Number(args[1]) || 512, args[0]));
@@ -104,13 +110,14 @@ export function guacdHandshake(socket: Socket, req: HandshakeRequest): Promise<H
           socket.write(out.join(''));
           stage = 'ready';
         } else if (stage === 'ready' && opcode === 'ready') {
-          const leftover = Buffer.from(pending.subarray(offset));
-          return finish(null, { connectionId: args[0] ?? '', version, leftover });
+          // what follows `ready` (often a sync in the same read) belongs to the browser
+          const consumed = Buffer.byteLength(text.slice(0, ends[i]));
+          return finish(null, { connectionId: args[0] ?? '', version, leftover: Buffer.from(pending.subarray(consumed)) });
         } else {
           return finish(new HandshakeError(`guacd sent "${opcode}" during the handshake`, 512));
         }
       }
-      pending = Buffer.from(pending.subarray(scan.end));
+      pending = Buffer.from(pending.subarray(completeBytes));
     };
 
     socket.on('data', onData);

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
-import { convertLengths, decodeInstructions, encodeInstruction, ProtocolError, scanInstructions } from './guac-protocol.js';
+import { convertLengths, decodeInstructions, encodeInstruction, ProtocolError } from './guac-protocol.js';
 import { InstructionStream } from './instruction-stream.js';
 
 export interface RelayStatus {
@@ -172,8 +172,7 @@ export class RelaySession {
     if (isBinary) return this.end({ code: 783, message: 'The browser sent data the gateway does not accept.' }, 'binary WebSocket message');
     let instructions: string[][];
     try {
-      const scan = scanInstructions(data, 'utf16', 1 << 16);
-      if (scan.end !== data.length) throw new ProtocolError('message does not end at an instruction boundary');
+      // throws unless the message is whole instructions, as guacamole-common-js always sends
       instructions = decodeInstructions(data, 'utf16');
     } catch (err) {
       return this.protocolFailure('browser', err);

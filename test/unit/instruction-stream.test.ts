@@ -61,10 +61,27 @@ describe('InstructionStream', () => {
     );
   });
 
-  it('rejects garbage at the first bad byte', () => {
-    expect(() => new InstructionStream('codepoint').push(Buffer.from('4.sync,3.123X;'))).toThrow(ProtocolError);
-    expect(() => new InstructionStream('codepoint').push(Buffer.from('x'))).toThrow(ProtocolError);
-    expect(() => new InstructionStream('codepoint').push(Buffer.from('9999999999.'))).toThrow(ProtocolError);
+  it.each([
+    ['no length', 'abc;'],
+    ['letters in the length', '4x.sync;'],
+    ['a missing separator', '4.sync,3.123X;'],
+    ['an absurd length', '9999999999.x;'],
+    ['an element past the limit', '99999999.x'],
+  ])('rejects %s at the first bad byte', (_name, text) => {
+    expect(() => new InstructionStream('codepoint').push(Buffer.from(text))).toThrow(ProtocolError);
+  });
+
+  it('counts code points for guacd and UTF-16 units for the browser', () => {
+    const emoji = Buffer.from('1.😀;');
+    expect(new InstructionStream('codepoint').push(emoji).end).toBe(emoji.length);
+    expect(() => new InstructionStream('utf16').push(emoji)).toThrow(ProtocolError);
+    expect(new InstructionStream('utf16').push(Buffer.from('2.😀;')).end).toBe(7);
+  });
+
+  it('does not flag an error inside a value, only an error instruction', () => {
+    expect(new InstructionStream('codepoint').push(Buffer.from('4.name,8.5.error,;')).error).toBe(false);
+    expect(new InstructionStream('codepoint').push(Buffer.from('4.sync,1.1;5.error,3.bye')).error).toBe(false);
+    expect(new InstructionStream('codepoint').push(Buffer.from('5.error,3.bye,3.519;')).error).toBe(true);
   });
 
   it('reports a held tail as not yet complete', () => {
