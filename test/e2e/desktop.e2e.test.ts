@@ -165,6 +165,25 @@ describe.skipIf(Boolean(missing))('desktop in Chromium, end to end', () => {
     await page.screenshot({ path: artifactPath('06-resized.png') });
   });
 
+  it('sends Ctrl+Alt+Del from the toolbar', async () => {
+    await page.click('#ctrl-alt-del');
+    if (guacd.kind === 'standin') {
+      const s = guacd.standin.sessions.at(-1)!;
+      await expect.poll(() => s.keys.slice(-6).map((k) => `${k.keysym.toString(16)}${k.pressed ? '+' : '-'}`)).toEqual(['ffe3+', 'ffe9+', 'ffff+', 'ffff-', 'ffe9-', 'ffe3-']);
+    }
+  });
+
+  it('disconnects on request and reconnects to a new session', async () => {
+    await page.click('#disconnect');
+    await page.waitForSelector('#status[data-state="ended"]', { state: 'attached' });
+    expect(await page.textContent('#status')).toMatch(/You disconnected/);
+    await expect.poll(() => stack.gateway.live.size, { timeout: 10_000 }).toBe(0);
+    await page.screenshot({ path: artifactPath('07-disconnected.png') });
+    await page.click('#reconnect');
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    await expect.poll(() => stack.gateway.live.size, { timeout: 10_000 }).toBe(1);
+  });
+
   it('signs out, which ends the live desktop session', async () => {
     expect(stack.gateway.live.size).toBe(1);
     await page.click('#sign-out');
@@ -176,7 +195,7 @@ describe.skipIf(Boolean(missing))('desktop in Chromium, end to end', () => {
     }
     const res = await page.request.get(`${stack.url}/api/me`);
     expect(res.status()).toBe(401);
-    await page.screenshot({ path: artifactPath('07-signed-out.png') });
+    await page.screenshot({ path: artifactPath('08-signed-out.png') });
     const ends = stack.audit.entries!.filter((e) => e.event === 'session-end' && e.app === 'lab-desktop');
     expect(ends.length).toBeGreaterThan(0);
   });
