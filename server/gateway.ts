@@ -1,19 +1,21 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import express from 'express';
 import { AuditLog } from './audit/audit-log.js';
-import { ConfigError, type ConfigProblem } from './config/load-config.js';
+import { ConfigError, loadConfigFile, type ConfigProblem } from './config/load-config.js';
+import { evaluate, publicReason, type Decision } from './authorize/evaluate.js';
+import type { Identity } from './authenticate/identity.js';
 import type { AppConfig, Config } from './config/schema.js';
 import { resolveSecret, SecretResolutionError, type SecretRef } from './config/secret-ref.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { requireCsrfToken } from './authenticate/csrf.js';
 import { createIdentityProvider } from './authenticate/identity-provider.js';
 import { attachSignedIn, authRoutes, createAuthenticator, requireSignedInApi, requireSignedInPage } from './authenticate/routes.js';
-import { createSessions } from './authenticate/session.js';
+import { createSessions, type SignedIn } from './authenticate/session.js';
 import { clientIpOf, type TrustFn } from './http/client-ip.js';
 import { errorHandler } from './http/error-handler.js';
 import { requireSameOrigin } from './http/origin-check.js';
@@ -29,11 +31,13 @@ import type { RelayLimits } from './proxy/relay-session.js';
 
 export interface GatewayOptions {
   config: Config;
+  /** Watched for changes and re-read on reload(); a bad new file is refused and the old one stays. */
+  configFile?: string;
   log?: Logger;
   audit?: AuditLog;
   /** Built web UI (vite output). */
   webRoot?: string;
-  /** How often live desktops are checked against their sign-in (ms). */
+  /** How often live desktops are re-checked (ms); default server.policyRecheckSeconds. */
   liveRecheckMs?: number;
   relayLimits?: RelayLimits;
   launchTokenTtlSeconds?: number;
@@ -47,7 +51,22 @@ export interface Gateway {
   live: LiveSessions;
   audit: AuditLog;
   log: Logger;
+  /** The config in force now. */
+  config(): Config;
+  /** Applies a new config (or re-reads configFile); returns false and keeps the old one when it is invalid. */
+  reload(next?: Config): boolean;
+  /** Re-decides access for every live desktop now. */
+  recheck(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a live desktop needs to have its access decided again later. */
+interface LiveAccess {
+  identity: Identity;
+  signedInAt: number;
+  ip?: string;
+  country?: string;
+  purpose?: string;
 }
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../dist/web', import.meta.url));
@@ -82,11 +101,11 @@ function secretsOf(config: Config, env: NodeJS.ProcessEnv) {
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  const { config } = opts;
+  let config = opts.config;
   const env = opts.env ?? process.env;
   const log = opts.log ?? createLogger();
   const audit = opts.audit ?? new AuditLog(config.audit.file);
-  const secrets = secretsOf(config, env);
+  let secrets = secretsOf(config, env);
   const publicUrl = config.server.publicUrl.replace(/\/$/, '');
   const publicOrigin = new URL(publicUrl).origin;
   const allowedOrigins = new Set([publicOrigin, ...config.server.allowedOrigins.map((o) => new URL(o).origin)]);
@@ -103,8 +122,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const sessions = createSessions({ secret: secrets.sessionSecret, secure, ...config.server.session });
   const tokens = new LaunchTokens(deriveLaunchKey(secrets.sessionSecret), { ttlSeconds: opts.launchTokenTtlSeconds ?? 60 });
-  const live = new LiveSessions();
+  const live = new LiveSessions<LiveAccess>();
   const apps = (): AppConfig[] => config.apps;
+  const trustedPeer = (addr: string | undefined) => addr !== undefined && config.server.trustedProxies.length > 0 && trust(addr, 0);
+  // the country header counts only when a trusted proxy set it; anyone can send the header
+  const countryFrom = (headers: Record<string, string | string[] | undefined>, peer: string | undefined) => {
+    const name = config.server.countryHeader?.toLowerCase();
+    const v = name && trustedPeer(peer) ? headers[name] : undefined;
+    return typeof v === 'string' && /^[A-Za-z]{2}$/.test(v) ? v.toUpperCase() : undefined;
+  };
+  const decide = (a: AppConfig, access: LiveAccess, now = new Date()): Decision =>
+    evaluate(a, config.accessGroups, { user: access.identity, ip: access.ip, country: access.country, purpose: access.purpose, signedInAt: access.signedInAt, now });
+  const launchDecision = (d: Decision) => ({ ...d, message: publicReason(d) });
   const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
   const probe = new GuacdProbe(guacdTarget);
   const authenticator = createAuthenticator();
@@ -124,7 +153,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     live.endWhere((s) => s.signInSession === sessionId, { code: 769, message }, reason);
 
   app.use(authRoutes({ idp, sessions, publicUrl, audit, log, onSignOut: (s, message) => endDesktopsOf(s.sessionId, message, 'user signed out') }, authenticator));
-  app.use(launcherRoutes({ apps, tokens, probe, audit, requireSignedIn: requireSignedInApi, requireCsrf: requireCsrfToken }));
+  app.use(
+    launcherRoutes({
+      apps,
+      decide: (req, a, purpose) =>
+        launchDecision(decide(a, { identity: req.signedIn!.identity, signedInAt: req.signedIn!.signedInAt, ip: req.ip, country: countryFrom(req.headers, req.socket.remoteAddress), purpose })),
+      tokens,
+      probe,
+      audit,
+      requireSignedIn: requireSignedInApi,
+      requireCsrf: requireCsrfToken,
+    }),
+  );
 
   const page = (file: string): express.RequestHandler => (_req, res) => {
     const full = path.join(webRoot, file);
@@ -133,21 +173,34 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   app.get('/', requireSignedInPage(publicUrl), page('index.html'));
   app.get('/desktop/:id', requireSignedInPage(publicUrl), page('desktop.html'));
+  // deep link, as Cloudflare Access app URLs: sign in if needed, then straight to the desktop
+  app.get('/apps/:id', requireSignedInPage(publicUrl), (req, res) => res.redirect(302, `/desktop/${encodeURIComponent(String(req.params.id))}`));
   app.get('/signed-out', page('signed-out.html'));
   app.use(express.static(webRoot, { index: false, fallthrough: true }));
   app.use((req, _res, next) => next(new RouteNotFound(`${req.method} ${req.path}`)));
   app.use(errorHandler(log));
 
+  const trust = app.get('trust proxy fn') as TrustFn;
   const server: Server = config.server.tls
     ? (createHttpsServer({ cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) }, app) as unknown as Server)
     : createHttpServer(app);
 
-  const trust = app.get('trust proxy fn') as TrustFn;
-  const upgrade = createDesktopUpgradeHandler({
+  const upgrade = createDesktopUpgradeHandler<SignedIn, LiveAccess>({
     allowedOrigins,
     async identify(req) {
       const s = await sessions.load(req);
-      return s ? { user: s.identity.key, username: s.identity.username, sessionId: s.sessionId } : null;
+      return s ? { user: s.identity.key, username: s.identity.username, sessionId: s.sessionId, principal: s } : null;
+    },
+    authorize(caller, req, a, purpose) {
+      const ip = clientIpOf(req, trust);
+      const context: LiveAccess = { identity: caller.principal.identity, signedInAt: caller.principal.signedInAt, ip, country: countryFrom(req.headers, req.socket.remoteAddress), purpose };
+      const d = decide(a, context);
+      if (!d.allowed) {
+        audit.write({ event: 'access-denied', result: 'denied', user: caller.user, username: caller.username, ip, app: a.id, reason: `websocket: ${d.code}`, decision: d.code, policy: d.policy, reasons: d.reasons });
+      }
+      const status = d.code === 'session_expired' ? 401 : 403;
+      const code = d.code === 'session_expired' ? 'reauth_required' : d.code === 'purpose_required' ? 'purpose_required' : 'access_denied';
+      return { allowed: d.allowed, status, code, message: publicReason(d), data: d.dataControls, context };
     },
     tokens,
     app: (id) => apps().find((a) => a.id === id),
@@ -166,15 +219,54 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
-  // A desktop lives only as long as the sign-in that opened it.
-  const recheck = setInterval(() => {
+  // A desktop lives only as long as the sign-in that opened it and the policy that allowed it.
+  const recheck = async () => {
     for (const s of live.list()) {
-      void sessions.isLive(s.signInSession).then((ok) => {
-        if (!ok) s.relay.end({ code: 769, message: 'Your sign-in has ended. Sign in again to reopen the desktop.' }, 'sign-in session ended or expired');
-      });
+      if (!(await sessions.isLive(s.signInSession))) {
+        s.relay.end({ code: 769, message: 'Your sign-in has ended. Sign in again to reopen the desktop.' }, 'sign-in session ended or expired');
+        continue;
+      }
+      const a = apps().find((x) => x.id === s.app);
+      const d = a ? decide(a, s.context) : undefined;
+      if (d?.allowed) continue;
+      const code = d?.code ?? 'app_removed';
+      audit.write({ event: 'access-denied', result: 'denied', user: s.user, username: s.context.identity.username, ip: s.context.ip, app: s.app, reason: `live session re-check: ${code}`, decision: code, policy: d?.policy, reasons: d?.reasons, session: s.id });
+      const message = !d ? 'This desktop was removed by your administrator.' : d.code === 'session_expired' ? publicReason(d) : 'Your access to this desktop was removed by a policy change. ' + publicReason(d);
+      s.relay.end({ code: d?.code === 'session_expired' ? 769 : 771, message }, `access re-check: ${code}`);
     }
-  }, opts.liveRecheckMs ?? 60_000);
-  recheck.unref();
+  };
+  const recheckTimer = setInterval(() => void recheck(), opts.liveRecheckMs ?? config.server.policyRecheckSeconds * 1000);
+  recheckTimer.unref();
+
+  const reload = (next?: Config): boolean => {
+    try {
+      next ??= loadConfigFile(opts.configFile!);
+      const nextSecrets = secretsOf(next, env);
+      const fixed = ['server', 'identity', 'guacd'] as const;
+      const changed = fixed.filter((k) => JSON.stringify(next![k]) !== JSON.stringify(config[k]));
+      if (changed.length) log.warn({ sections: changed }, 'config reload: changes to these sections take effect at the next restart');
+      config = { ...next, server: config.server, identity: config.identity, guacd: config.guacd };
+      secrets = { ...secrets, appCreds: nextSecrets.appCreds };
+      log.info({ apps: config.apps.length }, 'config reloaded');
+      audit.write({ event: 'config-reload', result: 'success', reason: `${config.apps.length} apps` });
+      void recheck();
+      return true;
+    } catch (err) {
+      const why = err instanceof ConfigError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : String(err);
+      log.error({ reason: why }, 'config reload refused; the previous config stays in force');
+      audit.write({ event: 'config-reload', result: 'failure', reason: why });
+      return false;
+    }
+  };
+  let watcher: FSWatcher | undefined;
+  if (opts.configFile) {
+    let debounce: NodeJS.Timeout | undefined;
+    watcher = watch(opts.configFile, () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => reload(), 200);
+    });
+    watcher.unref();
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -195,8 +287,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     live,
     audit,
     log,
+    config: () => config,
+    reload,
+    recheck,
     async close() {
-      clearInterval(recheck);
+      clearInterval(recheckTimer);
+      watcher?.close();
       live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

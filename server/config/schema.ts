@@ -1,18 +1,10 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { secretRefSchema } from './secret-ref.js';
+import { durationSchema, ipRange, policySchema, ruleSetSchema } from './policy-schema.js';
 
 const port = z.number().int().min(1).max(65535);
 
-const cidr = z.string().refine((s) => {
-  const [addr, bits, extra] = s.split('/');
-  if (extra !== undefined || !addr) return false;
-  const family = isIP(addr);
-  if (!family) return false;
-  if (bits === undefined) return true;
-  if (!/^[0-9]{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
-}, 'must be an IP address or CIDR range, e.g. 10.0.0.0/8 or fd00::/8');
+const cidr = ipRange;
 
 const httpUrl = z.url({ protocol: /^https?$/ }).refine((u) => {
   const url = new URL(u);
@@ -30,6 +22,10 @@ export const serverSchema = z.strictObject({
   tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
   trustedProxies: z.array(cidr).default([]),
   allowedOrigins: z.array(httpUrl).default([]),
+  /** Header a trusted proxy sets with the client's country (e.g. CF-IPCountry); ignored from anyone else. */
+  countryHeader: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  /** How often live desktops are re-checked against the policies, in seconds. */
+  policyRecheckSeconds: z.number().int().min(1).max(3600).default(60),
   sessionSecret: secretRefSchema,
   session: z
     .strictObject({
@@ -100,6 +96,10 @@ export const appSchema = z.strictObject({
   host: z.string().min(1),
   port: port.default(3389),
   rdp: rdpSchema.prefault({}),
+  /** Ordered; none matching means no access (deny by default). */
+  policies: z.array(policySchema).default([]),
+  /** After this long since sign-in the user must sign in again to use this app. */
+  sessionDuration: durationSchema.optional(),
 });
 
 export const configSchema = z
@@ -114,6 +114,8 @@ export const configSchema = z
       })
       .prefault({}),
     audit: z.strictObject({ file: z.string().min(1).optional() }).prefault({}),
+    /** Reusable named rule sets (Cloudflare's "Access groups"), referenced as { accessGroup: name }. */
+    accessGroups: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'), ruleSetSchema).default({}),
     apps: z.array(appSchema).default([]),
   })
   .superRefine((cfg, ctx) => {
@@ -122,6 +124,21 @@ export const configSchema = z
       if (seen.has(app.id)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'id'], message: `duplicate app id "${app.id}"` });
       seen.add(app.id);
     });
+    const groups = new Set(Object.keys(cfg.accessGroups));
+    const checkRefs = (rules: Array<Record<string, unknown>>, path: (string | number)[]) =>
+      rules.forEach((r, k) => {
+        if ('accessGroup' in r && !groups.has(r.accessGroup as string)) ctx.addIssue({ code: 'custom', path: [...path, k, 'accessGroup'], message: `no access group named "${String(r.accessGroup)}"` });
+      });
+    const parts = ['include', 'require', 'exclude'] as const;
+    cfg.apps.forEach((app, i) => app.policies.forEach((p, j) => parts.forEach((part) => checkRefs(p[part], ['apps', i, 'policies', j, part]))));
+    for (const [name, set] of Object.entries(cfg.accessGroups)) {
+      parts.forEach((part) =>
+        set[part].forEach((r, k) => {
+          // groups may not nest: a cycle would make evaluation loop
+          if ('accessGroup' in r) ctx.addIssue({ code: 'custom', path: ['accessGroups', name, part, k], message: 'access groups cannot reference other access groups' });
+        }),
+      );
+    }
     if (cfg.server.mode !== 'production') return;
     if (new URL(cfg.server.publicUrl).protocol !== 'https:') {
       ctx.addIssue({ code: 'custom', path: ['server', 'publicUrl'], message: 'must be https in production (set server.mode: development to test over http)' });

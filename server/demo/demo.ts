@@ -37,7 +37,22 @@ export async function runDemo(opts: DemoOptions) {
       server: { mode: 'development', listen: { host: opts.host, port: opts.port }, publicUrl, sessionSecret: { value: randomBytes(32).toString('base64url') } },
       identity: { provider: 'entra', tenantId: idp.tenantId, clientId: 'drawbridge-demo', clientSecret: { value: clientSecret }, authority: idp.origin, caFile: idp.caFile },
       guacd: { host: env.GUACD_HOST || '127.0.0.1', port: Number(env.GUACD_PORT) || 4822 },
+      accessGroups: {
+        // the demo users' groups (server/dev-idp/demo-users.yml)
+        'desktop-admins': { include: [{ group: '11111111-1111-4111-8111-111111111111', name: 'Desktop Admins' }], require: [{ authMethod: 'mfa' }] },
+      },
       apps: [
+        {
+          id: 'admin-desktop',
+          name: 'Admin desktop',
+          description: 'For Desktop Admins signed in with MFA; asks for a reason (alice)',
+          icon: 'server',
+          host: env.DEMO_RDP_HOST || '127.0.0.1',
+          port: Number(env.DEMO_RDP_PORT) || 3389,
+          sessionDuration: '8h',
+          rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
+          policies: [{ name: 'admins with MFA', action: 'allow', include: [{ accessGroup: 'desktop-admins' }], purposeJustification: true }],
+        },
         {
           id: 'demo-desktop',
           name: 'Demo desktop',
@@ -46,6 +61,8 @@ export async function runDemo(opts: DemoOptions) {
           host: env.DEMO_RDP_HOST || '127.0.0.1',
           port: Number(env.DEMO_RDP_PORT) || 3389,
           rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
+          // Engineering (alice, bob) may copy out; carol sees no tiles at all
+          policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
         },
       ],
     },

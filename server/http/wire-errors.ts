@@ -72,6 +72,30 @@ export class IdentityProviderUnavailable extends WireError {
   readonly publicMessage = 'The sign-in service cannot be reached right now. Try again in a minute.';
 }
 
+/** Refusals whose public message comes from the policy evaluator's public reason. */
+abstract class DecisionError extends WireError {
+  readonly publicMessage: string;
+  constructor(publicMessage: string, detail?: string) {
+    super(detail);
+    this.publicMessage = publicMessage;
+  }
+}
+
+export class AccessDenied extends DecisionError {
+  readonly status = 403;
+  readonly code = 'access_denied';
+}
+
+export class PurposeRequired extends DecisionError {
+  readonly status = 403;
+  readonly code = 'purpose_required';
+}
+
+export class ReauthRequired extends DecisionError {
+  readonly status = 401;
+  readonly code = 'reauth_required';
+}
+
 export class InternalError extends WireError {
   readonly status = 500;
   readonly code = 'internal_error';

@@ -1,14 +1,26 @@
 import { Router } from 'express';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AppConfig } from '../config/schema.js';
-import { AppNotFound } from '../http/wire-errors.js';
+import { AccessDenied, AppNotFound, BadRequest, PurposeRequired, ReauthRequired } from '../http/wire-errors.js';
 import type { LaunchTokens } from '../proxy/launch-token.js';
 import { DESKTOP_WS_PATH } from '../proxy/desktop-upgrade.js';
 import type { GuacdProbe } from './guacd-probe.js';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
+import type { DecisionCode, Reason } from '../authorize/evaluate.js';
+
+/** The access decision for one user and app, made by the authorize module. */
+export interface LaunchDecision {
+  allowed: boolean;
+  code: DecisionCode;
+  message: string;
+  needsPurpose: boolean;
+  policy?: string;
+  reasons: Reason[];
+}
 
 export interface LauncherOptions {
   apps(): AppConfig[];
+  decide(req: Request, app: AppConfig, purpose?: string): LaunchDecision;
   tokens: LaunchTokens;
   probe: GuacdProbe;
   audit: AuditLog;
@@ -26,14 +38,20 @@ export function launcherRoutes(opts: LauncherOptions): Router {
     res.json({ user: { name: id.name, username: id.username, email: id.email }, csrfToken: req.session.csrfToken });
   });
 
-  router.get('/api/apps', opts.requireSignedIn, async (_req, res) => {
+  router.get('/api/apps', opts.requireSignedIn, async (req, res) => {
     const health = await opts.probe.check();
+    // tiles for apps the user may open now, or could after giving a reason or signing in again
+    const visible = opts.apps().flatMap((a) => {
+      const d = opts.decide(req, a);
+      return d.allowed || d.code === 'purpose_required' || d.code === 'session_expired' ? [{ a, d }] : [];
+    });
     res.json({
-      apps: opts.apps().map((a) => ({
+      apps: visible.map(({ a, d }) => ({
         id: a.id,
         name: a.name,
         description: a.description,
         icon: a.icon,
+        needsPurpose: d.needsPurpose,
         status: health.reachable ? 'ready' : 'unavailable',
         ...(health.reachable ? {} : { statusMessage: GUACD_DOWN }),
       })),
@@ -43,9 +61,21 @@ export function launcherRoutes(opts: LauncherOptions): Router {
   router.post('/api/apps/:id/launch', opts.requireSignedIn, opts.requireCsrf, (req, res, next) => {
     const signedIn = req.signedIn!;
     const app = opts.apps().find((a) => a.id === req.params.id);
-    if (!app) return next(new AppNotFound(`launch of unknown app ${String(req.params.id)}`));
-    const token = opts.tokens.mint({ user: signedIn.identity.key, session: signedIn.sessionId, app: app.id });
-    opts.audit.write({ event: 'launch', result: 'success', user: signedIn.identity.key, username: signedIn.identity.username, ip: req.ip, app: app.id });
+    const rawPurpose: unknown = (req.body as { purpose?: unknown } | undefined)?.purpose;
+    if (rawPurpose !== undefined && (typeof rawPurpose !== 'string' || rawPurpose.length > 500)) return next(new BadRequest('The reason must be text of at most 500 characters.'));
+    const purpose = typeof rawPurpose === 'string' && rawPurpose.trim() ? rawPurpose.trim() : undefined;
+    const who = { user: signedIn.identity.key, username: signedIn.identity.username, ip: req.ip };
+    // an unknown app and a forbidden one look the same to the caller: no probing for app ids
+    const d = app ? opts.decide(req, app, purpose) : undefined;
+    if (!app || !d || !d.allowed) {
+      opts.audit.write({ event: 'launch', result: 'denied', ...who, app: String(req.params.id), decision: d?.code ?? 'no_such_app', policy: d?.policy, reasons: d?.reasons });
+      if (!app) return next(new AppNotFound(`launch of unknown app ${String(req.params.id)}`));
+      if (d!.code === 'purpose_required') return next(new PurposeRequired(d!.message));
+      if (d!.code === 'session_expired') return next(new ReauthRequired(d!.message));
+      return next(new AccessDenied(d!.message, `${d!.code} for ${app.id}`));
+    }
+    const token = opts.tokens.mint({ user: signedIn.identity.key, session: signedIn.sessionId, app: app.id, purpose });
+    opts.audit.write({ event: 'launch', result: 'success', ...who, app: app.id, decision: d.code, policy: d.policy, purpose, reasons: d.reasons });
     res.set('Cache-Control', 'no-store').json({ token, websocketPath: DESKTOP_WS_PATH, expiresInSeconds: opts.tokens.ttlSeconds });
   });
 

@@ -10,26 +10,40 @@ import { encodeInstruction } from './guac-protocol.js';
 import { guacdHandshake, HandshakeError } from './guacd-handshake.js';
 import { LaunchTokenError, type LaunchTokens } from './launch-token.js';
 import type { LiveSessions } from './live-sessions.js';
-import { parseBrowserDisplay, rdpParams, type RdpCredentials } from './rdp-params.js';
+import { parseBrowserDisplay, rdpParams, type DataPaths, type RdpCredentials } from './rdp-params.js';
 import { DEFAULT_LIMITS, RelaySession, type RelayLimits } from './relay-session.js';
 
 export const DESKTOP_WS_PATH = '/ws/desktop';
 
 /** What the proxy needs to know about the caller; the authenticate module supplies it. */
-export interface UpgradeCaller {
+export interface UpgradeCaller<P = unknown> {
   user: string;
   username: string;
   sessionId: string;
+  /** The signed-in principal, handed back to `authorize` untouched. */
+  principal: P;
 }
 
-export interface DesktopUpgradeOptions {
+/** The access decision for this connection, made outside the proxy. */
+export interface UpgradeDecision<C = unknown> {
+  allowed: boolean;
+  status: number;
+  code: string;
+  message: string;
+  data: DataPaths;
+  /** Kept with the live session so access can be re-decided later. */
+  context: C;
+}
+
+export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   allowedOrigins: ReadonlySet<string>;
-  identify(req: IncomingMessage): Promise<UpgradeCaller | null>;
+  identify(req: IncomingMessage): Promise<UpgradeCaller<P> | null>;
+  authorize(caller: UpgradeCaller<P>, req: IncomingMessage, app: AppConfig, purpose: string | undefined): UpgradeDecision<C>;
   tokens: LaunchTokens;
   app(id: string): AppConfig | undefined;
   credentials(app: AppConfig): RdpCredentials;
   guacd(): { host: string; port: number; connectTimeoutMs: number };
-  live: LiveSessions;
+  live: LiveSessions<C>;
   audit: AuditLog;
   log: Logger;
   clientIp(req: IncomingMessage): string | undefined;
@@ -72,7 +86,7 @@ const PUBLIC_HANDSHAKE_MESSAGE: Record<number, string> = {
  * hold a live sign-in, and present a launch token minted for that very sign-in; everything that
  * reaches guacd is chosen here from the gateway's config.
  */
-export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P, C>): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: 1 << 20,
@@ -107,19 +121,22 @@ export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: 
       }
       const app = opts.app(claims.app);
       if (!app) return reject(socket, 404, 'app_not_found', 'There is no such desktop.');
+      // decided again here, not trusted from the launch: the config or the user may have changed
+      const decision = opts.authorize(caller, req, app, claims.purpose);
+      if (!decision.allowed) return reject(socket, decision.status, decision.code, decision.message);
       const display = parseBrowserDisplay(url.searchParams);
       if (typeof display === 'string') return reject(socket, 400, 'bad_display', display);
       if (req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes('guacamole') !== true) {
         return reject(socket, 400, 'bad_subprotocol', 'The WebSocket must use the "guacamole" subprotocol.');
       }
-      wss.handleUpgrade(req, socket, head, (ws) => void openDesktop(ws, socket, caller, app, display, ip));
+      wss.handleUpgrade(req, socket, head, (ws) => void openDesktop(ws, socket, caller, app, display, ip, decision));
     })().catch((err: unknown) => {
       log.error({ err: String(err) }, 'desktop upgrade failed');
       reject(socket, 400, 'bad_request', 'The connection could not be opened.');
     });
   };
 
-  async function openDesktop(ws: WebSocket, socket: Duplex, caller: UpgradeCaller, app: AppConfig, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined) {
+  async function openDesktop(ws: WebSocket, socket: Duplex, caller: UpgradeCaller<P>, app: AppConfig, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined, decision: UpgradeDecision<C>) {
     const id = randomUUID();
     const g = opts.guacd();
     const fail = (status: number, message: string, reason: string) => {
@@ -138,7 +155,7 @@ export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: 
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       const result = await guacdHandshake(guacd, {
         protocol: 'rdp',
-        params: rdpParams(app, display, opts.credentials(app)),
+        params: rdpParams(app, display, opts.credentials(app), decision.data),
         width: display.width,
         height: display.height,
         dpi: display.dpi,
@@ -151,8 +168,8 @@ export function createDesktopUpgradeHandler(opts: DesktopUpgradeOptions): (req: 
       });
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       ws.removeAllListeners('close');
-      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket);
-      opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay });
+      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket, decision.data);
+      opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
       relay.onEnd((status, reason) => {
         audit.write({ event: 'session-end', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, code: status.code, reason, durationMs: Date.now() - relay.stats.startedAt });
       });

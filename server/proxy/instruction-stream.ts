@@ -14,6 +14,8 @@ export interface PushResult {
   astral: boolean;
   /** A completed instruction is an `error`. */
   error: boolean;
+  /** A completed instruction opens a `clipboard` stream. */
+  clipboard: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export class InstructionStream {
     let end = -1;
     let astral = false;
     let error = false;
+    let clipboard = false;
     let endAscii = this.heldAscii;
     while (pos < n) {
       if (state === LENGTH) {
@@ -89,7 +92,8 @@ export class InstructionStream {
             pos++;
           }
         }
-        if (element === 0 && length === 5) this.opcode += chunk.toString('latin1', start, pos);
+        // only the opcodes the relay acts on are read: `error` and `clipboard`
+        if (element === 0 && (length === 5 || length === 9)) this.opcode += chunk.toString('latin1', start, pos);
         if (remaining === 0) state = SEPARATOR;
         continue;
       }
@@ -104,6 +108,7 @@ export class InstructionStream {
       } else if (c === SEMI) {
         if (instrAstral) astral = true;
         if (this.opcode === 'error') error = true;
+        else if (this.opcode === 'clipboard') clipboard = true;
         element = 0;
         this.opcode = '';
         instrAstral = false;
@@ -120,6 +125,6 @@ export class InstructionStream {
     Object.assign(this, { state, length, digits, remaining, element, instrAstral });
     // bytes held back for the next push: were they ASCII?
     this.heldAscii = end === -1 ? this.heldAscii && ascii : ascii;
-    return { end, ascii: endAscii, astral, error };
+    return { end, ascii: endAscii, astral, error, clipboard };
   }
 }

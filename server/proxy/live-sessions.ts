@@ -1,24 +1,26 @@
 import type { RelaySession, RelayStatus } from './relay-session.js';
 
-export interface LiveSession {
+export interface LiveSession<C = unknown> {
   id: string;
   user: string;
   signInSession: string;
   app: string;
   startedAt: number;
   relay: RelaySession;
+  /** What the gateway needs to re-decide access later; opaque to the proxy. */
+  context: C;
 }
 
-/** Every desktop that is open right now, so sign-out, expiry and admins can end them. */
-export class LiveSessions {
-  private readonly sessions = new Map<string, LiveSession>();
+/** Every desktop that is open right now, so sign-out, expiry, policy changes and admins can end them. */
+export class LiveSessions<C = unknown> {
+  private readonly sessions = new Map<string, LiveSession<C>>();
 
-  add(session: LiveSession): void {
+  add(session: LiveSession<C>): void {
     this.sessions.set(session.id, session);
     session.relay.onEnd(() => this.sessions.delete(session.id));
   }
 
-  list(): LiveSession[] {
+  list(): LiveSession<C>[] {
     return [...this.sessions.values()];
   }
 
@@ -27,7 +29,7 @@ export class LiveSessions {
   }
 
   /** Ends every live session matching `pred`; returns how many. */
-  endWhere(pred: (s: LiveSession) => boolean, status: RelayStatus, reason: string): number {
+  endWhere(pred: (s: LiveSession<C>) => boolean, status: RelayStatus, reason: string): number {
     let n = 0;
     for (const s of this.list()) {
       if (pred(s)) {

@@ -17,7 +17,13 @@ export interface RdpCredentials {
  * security settings; the browser contributes its display size and time zone, nothing else.
  * Booleans are spelled out because guacd tests for the string "true".
  */
-export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials): Record<string, string> {
+/** Which data may cross, as the deciding policy allows; the app's own switches can only narrow it. */
+export interface DataPaths {
+  clipboardCopy: boolean;
+  clipboardPaste: boolean;
+}
+
+export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials, data: DataPaths): Record<string, string> {
   const r = app.rdp;
   const p: Record<string, string> = {
     hostname: app.host,
@@ -28,8 +34,8 @@ export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCre
     width: String(display.width),
     height: String(display.height),
     dpi: String(display.dpi),
-    'disable-copy': String(!r.clipboard.copy),
-    'disable-paste': String(!r.clipboard.paste),
+    'disable-copy': String(!(r.clipboard.copy && data.clipboardCopy)),
+    'disable-paste': String(!(r.clipboard.paste && data.clipboardPaste)),
     'disable-audio': String(!r.audio),
     'client-name': 'Drawbridge',
   };

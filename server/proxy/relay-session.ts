@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import { convertLengths, decodeInstructions, encodeInstruction, ProtocolError } from './guac-protocol.js';
 import { InstructionStream } from './instruction-stream.js';
+import type { DataPaths } from './rdp-params.js';
 
 export interface RelayStatus {
   code: number;
@@ -70,7 +71,13 @@ export class RelaySession {
     private readonly limits: RelayLimits = DEFAULT_LIMITS,
     /** The browser's TCP socket under the WebSocket: corked so a message's frames leave in one write. */
     private readonly browserSocket?: { cork(): void; uncork(): void },
+    /** The policy's data controls, enforced here as well as in guacd's settings. */
+    private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true },
   ) {}
+
+  /** Clipboard streams refused by the data controls, by stream index, per direction. */
+  private readonly blockedToBrowser = new Set<string>();
+  private readonly blockedToGuacd = new Set<string>();
 
   onEnd(listener: (status: RelayStatus, reason: string) => void): void {
     this.endListeners.push(listener);
@@ -113,7 +120,16 @@ export class RelaySession {
     if (scan.end >= 0) {
       const head = chunk.subarray(0, scan.end);
       if (scan.error) this.upstreamError = true;
-      if (scan.ascii && !scan.astral) {
+      if (!this.data.clipboardCopy && (scan.clipboard || this.blockedToBrowser.size)) {
+        let decoded: string[][];
+        try {
+          decoded = decodeInstructions(Buffer.concat([...this.held, head]), 'codepoint');
+        } catch (err) {
+          return this.protocolFailure('guacd', err);
+        }
+        const kept = this.dropClipboard(decoded, this.blockedToBrowser, 'guacd');
+        if (kept.length) this.toBrowser([kept.map((i) => encodeInstruction(i, 'utf16')).join('')]);
+      } else if (scan.ascii && !scan.astral) {
         // the common case: whole instructions, pure ASCII, forwarded as they were read
         this.toBrowser(this.held.length ? [...this.held, head] : [head]);
       } else {
@@ -179,6 +195,11 @@ export class RelaySession {
     }
     let forward = '';
     let needsRewrite = false;
+    if (!this.data.clipboardPaste) {
+      const kept = this.dropClipboard(instructions, this.blockedToGuacd, 'browser');
+      needsRewrite = kept.length !== instructions.length;
+      instructions = kept;
+    }
     for (const ins of instructions) {
       const opcode = ins[0]!;
       if (opcode === '') {
@@ -200,6 +221,27 @@ export class RelaySession {
       this.ws.pause();
       this.guacd.once('drain', () => this.ws.resume());
     }
+  }
+
+  /**
+   * Drops clipboard streams the policy forbids in this direction: the `clipboard` that opens one
+   * and every `blob`/`end` of it. guacd is told the same through disable-copy/disable-paste; this
+   * holds even if guacd or a hand-written browser ignores that.
+   */
+  private dropClipboard(instructions: string[][], blocked: Set<string>, from: 'guacd' | 'browser'): string[][] {
+    return instructions.filter(([opcode, stream]) => {
+      if (opcode === 'clipboard' && stream !== undefined) {
+        blocked.add(stream);
+        this.log.info({ session: this.id, from }, 'clipboard stream refused by the data controls');
+        if (from === 'browser') this.toBrowser([encodeInstruction(['ack', stream, 'Clipboard is disabled by policy', '771'], 'utf16')]);
+        return false;
+      }
+      if ((opcode === 'blob' || opcode === 'end') && stream !== undefined && blocked.has(stream)) {
+        if (opcode === 'end') blocked.delete(stream);
+        return false;
+      }
+      return true;
+    });
   }
 
   private sameOrRewritten(original: Buffer, reencoded: string): Buffer {

@@ -83,7 +83,12 @@ identity:
 guacd: { host: ${standin.host}, port: ${standin.port} }
 audit: { file: ${dir}/audit.jsonl }
 apps:
-  - { id: desk, name: Desk, host: ${rdp.host}, port: ${rdp.port}, rdp: { security: tls, ignoreCert: true } }
+  - id: desk
+    name: Desk
+    host: ${rdp.host}
+    port: ${rdp.port}
+    rdp: { security: tls, ignoreCert: true }
+    policies: [ { name: contoso, action: allow, include: [ { emailDomain: contoso.example } ] } ]
 `,
     );
     child = spawn(process.execPath, [...CLI, 'gateway', '--config', path.join(dir, 'drawbridge.yml')], {

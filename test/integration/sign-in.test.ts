@@ -70,7 +70,7 @@ describe('sign-in through the development IdP (Entra-shaped, https)', () => {
     await signIn(c, stack.url, 'bob@contoso.example', 'bob');
     const res = await c.request(`${stack.url}/api/apps`);
     expect(await res.json()).toEqual({
-      apps: [{ id: 'win11', name: 'Windows 11', description: 'Finance desktop', icon: 'windows', status: 'unavailable', statusMessage: expect.stringMatching(/guacd\) is not reachable/) }],
+      apps: [{ id: 'win11', name: 'Windows 11', description: 'Finance desktop', icon: 'windows', needsPurpose: false, status: 'unavailable', statusMessage: expect.stringMatching(/guacd\) is not reachable/) }],
     });
   });
 

@@ -21,6 +21,7 @@ export interface StackOptions {
   gateway?: Partial<GatewayOptions>;
   /** Log lines land here so tests can check what was (not) logged. */
   logLines?: string[];
+  accessGroups?: Record<string, unknown>;
   /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
   plainHttp?: boolean;
   /** A directory whose development CA the test already uses (see `testCa`). */
@@ -39,6 +40,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+export const ALLOW_EVERYONE = { name: 'everyone (test default)', action: 'allow', include: [{ everyone: true }] };
 export const CLIENT_ID = 'drawbridge-test';
 export const CLIENT_SECRET = 'test-client-secret-0123456789';
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
@@ -87,7 +89,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...opts.identity,
     },
     guacd: { host: opts.guacd.host, port: opts.guacd.port, connectTimeoutMs: 5000 },
-    apps: opts.apps ?? [],
+    // deny by default is the product's rule; tests about other things give their apps an
+    // explicit allow-everyone policy unless they bring their own
+    apps: (opts.apps ?? []).map((a) => ({ policies: [ALLOW_EVERYONE], ...(a as object) })),
+    accessGroups: opts.accessGroups ?? {},
   });
   let gateway: Gateway;
   try {
