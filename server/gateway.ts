@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import express from 'express';
 import { AuditLog } from './audit/audit-log.js';
-import { ConfigError, loadConfigFile, type ConfigProblem } from './config/load-config.js';
+import { ConfigError, loadConfigFile, parseConfig, type ConfigProblem } from './config/load-config.js';
 import { evaluate, publicReason, type Decision } from './authorize/evaluate.js';
 import type { Identity } from './authenticate/identity.js';
 import type { AppConfig, Config } from './config/schema.js';
@@ -53,8 +53,8 @@ export interface Gateway {
   log: Logger;
   /** The config in force now. */
   config(): Config;
-  /** Applies a new config (or re-reads configFile); returns false and keeps the old one when it is invalid. */
-  reload(next?: Config): boolean;
+  /** Validates and applies a new config (raw, as parsed from YAML), or re-reads configFile; returns false and keeps the old one when it is invalid. */
+  reload(raw?: unknown): boolean;
   /** Re-decides access for every live desktop now. */
   recheck(): Promise<void>;
   close(): Promise<void>;
@@ -238,12 +238,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const recheckTimer = setInterval(() => void recheck(), opts.liveRecheckMs ?? config.server.policyRecheckSeconds * 1000);
   recheckTimer.unref();
 
-  const reload = (next?: Config): boolean => {
+  const reload = (raw?: unknown): boolean => {
     try {
-      next ??= loadConfigFile(opts.configFile!);
+      const next = raw === undefined ? loadConfigFile(opts.configFile!) : parseConfig(raw, 'reload');
       const nextSecrets = secretsOf(next, env);
       const fixed = ['server', 'identity', 'guacd'] as const;
-      const changed = fixed.filter((k) => JSON.stringify(next![k]) !== JSON.stringify(config[k]));
+      const changed = fixed.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
       if (changed.length) log.warn({ sections: changed }, 'config reload: changes to these sections take effect at the next restart');
       config = { ...next, server: config.server, identity: config.identity, guacd: config.guacd };
       secrets = { ...secrets, appCreds: nextSecrets.appCreds };

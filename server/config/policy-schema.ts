@@ -60,13 +60,13 @@ export const policySchema = z.strictObject({
   dataControls: dataControlsSchema,
 });
 
-const DURATION = /^([0-9]+)(m|h|d)$/;
+const DURATION = /^([0-9]+)(s|m|h|d)$/;
 export const durationSchema = z
   .string()
-  .regex(DURATION, 'must be a duration such as 30m, 8h or 7d')
+  .regex(DURATION, 'must be a duration such as 90s, 30m, 8h or 7d')
   .transform((s) => {
     const [, n, unit] = DURATION.exec(s)!;
-    return Number(n) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'm' | 'h' | 'd'];
+    return Number(n) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 's' | 'm' | 'h' | 'd'];
   });
 
 export type Rule = z.infer<typeof ruleSchema>;

@@ -42,6 +42,28 @@ describe('drawbridge config check', () => {
   });
 });
 
+describe('drawbridge policy test', () => {
+  const base = ['policy', 'test', '-c', path.resolve('test/fixtures/good-config.yml'), '--app', 'finance-win11', '--groups', '33333333-3333-4333-8333-333333333333', '--at', '2026-11-23T10:00:00Z'];
+  it('allows with exit 0 and says which policy and rules matched', () => {
+    const r = cli([...base, '--email', 'ann@contoso.com', '--ip', '10.2.3.4', '--mfa']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ALLOW finance-win11: allowed \(policy "finance with MFA from the office"\)/);
+    expect(r.stdout).toContain('✓ [finance with MFA from the office] require: signed in with mfa');
+  });
+  it('denies with exit 1 and the failing rule', () => {
+    const noMfa = cli([...base, '--email', 'ann@contoso.com', '--ip', '10.2.3.4']);
+    expect(noMfa.status).toBe(1);
+    expect(noMfa.stdout).toMatch(/^DENY finance-win11: no_policy_matched/);
+    expect(noMfa.stdout).toContain('✗ [finance with MFA from the office] require: signed in with mfa');
+    const blocked = cli([...base, '--email', 'joe@contractors.contoso.com', '--ip', '10.2.3.4', '--mfa', '--json']);
+    expect(blocked.status).toBe(1);
+    expect(JSON.parse(blocked.stdout)).toMatchObject({ allowed: false, code: 'blocked', policy: 'no contractors' });
+    const outside = cli([...base, '--email', 'ann@contoso.com', '--ip', '2001:db8::1', '--mfa']);
+    expect(outside.status).toBe(1);
+    expect(outside.stdout).toContain('✗ [finance with MFA from the office] require: client IP in 10.0.0.0/8');
+  });
+});
+
 describe('drawbridge gateway process under bad input', () => {
   let dir: string;
   let idp: DevIdp;
@@ -144,6 +166,20 @@ apps:
     expect((await alice.request(`${url}/healthz`)).status).toBe(200);
 
     bystander.conn.ws.close();
+
+    // SIGHUP re-reads the config: a broken file is refused, a good one applies
+    const cfgPath = path.join(dir, 'drawbridge.yml');
+    const good = readFileSync(cfgPath, 'utf8');
+    const appsOf = async () => ((await (await alice.request(`${url}/api/apps`)).json()) as { apps: Array<{ id: string }> }).apps.map((a) => a.id);
+    writeFileSync(cfgPath, good + 'bogus: 1\n');
+    child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await appsOf()).toEqual(['desk']);
+    expect(stdout.split('\n').some((l) => l.includes('config reload refused') && l.includes('bogus'))).toBe(true);
+    writeFileSync(cfgPath, good.replace('emailDomain: contoso.example', 'emailDomain: fabrikam.example'));
+    child.kill('SIGHUP');
+    await expect.poll(appsOf, { timeout: 5000 }).toEqual([]);
+
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code).toBe(0);

@@ -18,8 +18,9 @@ export class ApiError extends Error {
     this.code = code;
   }
 
+  /** True when only signing in (again) can help: no session, or a stale one. */
   get isSignedOut(): boolean {
-    return this.status === 401 || this.code === 'not_signed_in';
+    return this.status === 401 || this.code === 'not_signed_in' || this.code === 'reauth_required';
   }
 }
 
@@ -106,6 +107,8 @@ export interface AppSummary {
   icon: AppIcon;
   status: 'ready' | 'unavailable';
   statusMessage?: string;
+  /** The access policy will ask for a reason before this desktop opens. */
+  needsPurpose?: boolean;
 }
 
 export interface LaunchResult {
@@ -119,11 +122,15 @@ export const getMe = (signal?: AbortSignal) => apiRequest<Me>('/api/me', { signa
 export const getApps = (signal?: AbortSignal) =>
   apiRequest<{ apps: AppSummary[] }>('/api/apps', { signal }).then((r) => r.apps ?? []);
 
-export const launchApp = (appId: string, csrfToken: string) =>
+/**
+ * Asks for a launch ticket. Without a purpose the server may refuse with
+ * 403 `purpose_required`; the caller then asks the user and tries again.
+ */
+export const launchApp = (appId: string, csrfToken: string, purpose?: string) =>
   apiRequest<LaunchResult>(`/api/apps/${encodeURIComponent(appId)}/launch`, {
     method: 'POST',
     csrfToken,
-    body: {},
+    body: purpose === undefined ? {} : { purpose },
   });
 
 export const logout = (csrfToken: string) =>

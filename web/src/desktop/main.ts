@@ -2,10 +2,11 @@
  * Desktop page: launches a session for /desktop/<appId> and runs it.
  */
 import '../styles.css';
-import { ApiError, getApps, launchApp } from '../api.js';
+import { ApiError, getApps, launchApp, type LaunchResult } from '../api.js';
 import { redirectToSignIn, requireUser, signOut } from '../auth.js';
 import { byId } from '../dom.js';
 import { statusMessage } from '../protocol/status-messages.js';
+import { PurposePrompt } from './purpose-prompt.js';
 import { StatusOverlay } from './status-overlay.js';
 import { ClipboardPanel } from './clipboard-panel.js';
 import { DesktopSession } from './session.js';
@@ -33,6 +34,53 @@ async function showAppName(appId: string): Promise<void> {
     document.title = `${app.name} · Drawbridge`;
   } catch {
     /* keep the placeholder name */
+  }
+}
+
+function showLaunchRefusal(err: unknown): void {
+  if (err instanceof ApiError && err.isSignedOut) return redirectToSignIn();
+  if (err instanceof ApiError && err.code === 'access_denied') {
+    // A policy decision: reconnecting would only be refused again.
+    overlay.show('ended', { title: 'Access denied', message: err.message, canReconnect: false });
+    return;
+  }
+  const message = err instanceof ApiError ? err.message : 'The session could not be started.';
+  overlay.show('ended', {
+    title: 'Could not start the session',
+    message,
+    detail: err instanceof ApiError && err.code ? `Error code: ${err.code}` : undefined,
+    canReconnect: !(err instanceof ApiError) || err.status === 0 || err.status >= 500,
+  });
+}
+
+/**
+ * Gets a launch ticket, asking the user for a reason as often as the server
+ * wants one. Resolves to null when the page has shown why not (or the user
+ * gave up), so the caller just stops.
+ */
+async function launchWithPurpose(
+  appId: string,
+  csrfToken: string,
+  isCancelled: () => boolean,
+): Promise<LaunchResult | null> {
+  let prompt: PurposePrompt | null = null;
+  let purpose: string | undefined;
+  for (;;) {
+    overlay.show('connecting', { title: 'Connecting…', message: 'Starting your remote desktop session.' });
+    try {
+      const launch = await launchApp(appId, csrfToken, purpose);
+      return isCancelled() ? null : launch;
+    } catch (err) {
+      if (isCancelled()) return null;
+      if (!(err instanceof ApiError && err.code === 'purpose_required')) {
+        showLaunchRefusal(err);
+        return null;
+      }
+      prompt ??= new PurposePrompt(overlay);
+      const answer = await prompt.ask(err.message);
+      if (answer === null || isCancelled()) return null;
+      purpose = answer;
+    }
   }
 }
 
@@ -80,24 +128,8 @@ async function start(): Promise<void> {
     },
   });
 
-  overlay.show('connecting', { title: 'Connecting…', message: 'Starting your remote desktop session.' });
-  let launch;
-  try {
-    launch = await launchApp(appId, me.csrfToken);
-  } catch (err) {
-    if (cancelled) return;
-    if (err instanceof ApiError && err.isSignedOut) return redirectToSignIn();
-    const message = err instanceof ApiError ? err.message : 'The session could not be started.';
-    overlay.show('ended', {
-      title: 'Could not start the session',
-      message,
-      detail: err instanceof ApiError && err.code ? `Error code: ${err.code}` : undefined,
-      canReconnect: !(err instanceof ApiError) || err.status === 0 || err.status >= 500,
-    });
-    return;
-  }
-
-  if (cancelled) return;
+  const launch = await launchWithPurpose(appId, me.csrfToken, () => cancelled);
+  if (!launch || cancelled) return;
   session = new DesktopSession({ container: desktop, overlay, clipboard, sizeLabel: byId('remote-size') });
   session.connect(launch.token, launch.websocketPath);
 }

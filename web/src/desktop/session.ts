@@ -11,7 +11,7 @@ import {
   viewForTunnelState,
   type ScreenSize,
 } from '../protocol/session-state.js';
-import { STATUS_CODES, statusMessage } from '../protocol/status-messages.js';
+import { STATUS_CODES, endedView, statusMessage } from '../protocol/status-messages.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import { DisplayFit, type ScaleMode } from './display-fit.js';
 import { attachKeyboard, attachPointer, sendKeyCombo, type KeyboardControl } from './input.js';
@@ -144,14 +144,13 @@ export class DesktopSession {
   }
 
   private finishWithStatus(status: Guacamole.Status): void {
-    const info = statusMessage(status.code);
+    const view = endedView(status.code, status.message);
     this.finish({
-      title: info.title,
-      message: info.message,
-      // The WebSocket tunnel reports a bare close-reason code as the
-      // "message"; only real wording from the server is worth showing.
-      detail: status.message && !/^\s*\d+\s*$/.test(status.message) ? status.message : undefined,
-      canReconnect: info.retryable,
+      title: view.title,
+      message: view.message,
+      detail: view.detail,
+      canReconnect: view.retryable && !view.signIn,
+      canSignIn: view.signIn,
     });
   }
 

@@ -4,6 +4,7 @@
  * live region) and for automated tests.
  */
 import type { ViewState } from '../protocol/session-state.js';
+import { signInUrl } from '../auth.js';
 import { byId } from '../dom.js';
 
 export interface StatusContent {
@@ -13,6 +14,8 @@ export interface StatusContent {
   detail?: string;
   /** Whether to offer the Reconnect link once ended. */
   canReconnect?: boolean;
+  /** Whether to offer "Sign in again" once ended (replaces Reconnect). */
+  canSignIn?: boolean;
 }
 
 export class StatusOverlay {
@@ -22,10 +25,13 @@ export class StatusOverlay {
   private readonly detail = byId('status-detail');
   private readonly actions = byId('status-actions');
   private readonly reconnect = byId<HTMLAnchorElement>('reconnect');
+  private readonly signIn = byId<HTMLAnchorElement>('sign-in-again');
+  private dismissPrompt: (() => void) | null = null;
 
   constructor() {
-    // A real URL (rather than a script handler) so "open in new tab" works too.
+    // Real URLs (rather than script handlers) so "open in new tab" works too.
     this.reconnect.href = location.pathname + location.search;
+    this.signIn.href = signInUrl();
   }
 
   get state(): ViewState {
@@ -33,6 +39,13 @@ export class StatusOverlay {
   }
 
   show(state: ViewState, content: StatusContent): void {
+    // Whatever happens next (disconnect, sign-out, an error) supersedes a
+    // question the card was asking, so the asker learns it was dropped.
+    const dismiss = this.dismissPrompt;
+    this.dismissPrompt = null;
+    delete this.root.dataset.prompt;
+    dismiss?.();
+
     this.root.dataset.state = state;
     document.body.dataset.sessionState = state;
     this.title.textContent = content.title;
@@ -44,10 +57,22 @@ export class StatusOverlay {
     this.detail.hidden = redundant;
 
     const ended = state === 'ended';
+    const signIn = ended && content.canSignIn === true;
     this.actions.hidden = !ended;
-    this.reconnect.hidden = ended && content.canReconnect === false;
+    this.signIn.hidden = !signIn;
+    this.reconnect.hidden = ended && (content.canReconnect === false || signIn);
     // Only an ended session needs the user's attention badly enough to be
     // announced assertively.
     this.root.setAttribute('aria-live', ended ? 'assertive' : 'polite');
+  }
+
+  /**
+   * Shows the card with interactive content (named by `kind`, a CSS hook)
+   * that stays until the next show(); `dismiss` runs when that happens.
+   */
+  showPrompt(kind: string, state: ViewState, content: StatusContent, dismiss: () => void): void {
+    this.show(state, content);
+    this.root.dataset.prompt = kind;
+    this.dismissPrompt = dismiss;
   }
 }

@@ -25,6 +25,7 @@ export function renderTile(app: AppSummary): HTMLLIElement {
       href: desktopHref(app.id),
       'data-app-id': app.id,
       'data-status': app.status,
+      'data-needs-purpose': app.needsPurpose ? 'true' : undefined,
       'aria-describedby': statusId,
     },
     h('img', { class: 'tile-icon', src: `/icons/${icon}.svg`, alt: '', width: 48, height: 48 }),
@@ -33,6 +34,8 @@ export function renderTile(app: AppSummary): HTMLLIElement {
       { class: 'tile-text' },
       h('span', { class: 'tile-name' }, app.name),
       app.description ? h('span', { class: 'tile-description' }, app.description) : null,
+      // Said up front so the question after the click is no surprise.
+      app.needsPurpose ? h('span', { class: 'tile-note' }, 'Asks for a reason') : null,
     ),
     h(
       'span',

@@ -5,6 +5,7 @@ import '../styles.css';
 import { ApiError, getApps } from '../api.js';
 import { requireUser, signOut, redirectToSignIn } from '../auth.js';
 import { byId } from '../dom.js';
+import { bindAppSearch } from './app-search.js';
 import { renderTile } from './app-tile.js';
 
 const statusLine = byId('launcher-status');
@@ -49,8 +50,10 @@ async function start(): Promise<void> {
     document.body.dataset.loaded = 'true';
     return;
   }
-  list.replaceChildren(...apps.map(renderTile));
+  const items = apps.map(renderTile);
+  list.replaceChildren(...items);
   list.hidden = false;
+  bindAppSearch(apps, items);
   document.body.dataset.loaded = 'true';
 }
 

@@ -191,3 +191,35 @@ export function statusMessage(code: number): StatusMessage {
     retryable: true,
   };
 }
+
+/** What the page shows when a session ends with a status from the server. */
+export interface EndedView extends StatusMessage {
+  /** Secondary line, e.g. the server's own wording when it is not the headline. */
+  detail?: string;
+  /** Whether signing in again (rather than reconnecting) is the way forward. */
+  signIn: boolean;
+}
+
+/**
+ * Codes where the server's wording is the explanation itself: the gateway
+ * ends the session for a reason only it knows (a policy change removed the
+ * user's access, the sign-in grew too old), so the generic table text would
+ * hide the one sentence that matters.
+ */
+const SERVER_WORDING_FIRST: ReadonlySet<number> = new Set([STATUS_CODES.CLIENT_UNAUTHORIZED, STATUS_CODES.CLIENT_FORBIDDEN]);
+
+/**
+ * Combines the table's explanation with the text that came with the status.
+ * The WebSocket tunnel reports a bare close-reason code as the "message", so
+ * only real wording counts as the server's.
+ */
+export function endedView(code: number, serverText: string | undefined): EndedView {
+  const base = statusMessage(code);
+  const text = serverText?.trim() ?? '';
+  const wording = text !== '' && !/^\d+$/.test(text) ? text : undefined;
+  const signIn = code === STATUS_CODES.CLIENT_UNAUTHORIZED;
+  if (wording && SERVER_WORDING_FIRST.has(code)) {
+    return { title: base.title, message: wording, retryable: base.retryable, signIn };
+  }
+  return { ...base, detail: wording, signIn };
+}
