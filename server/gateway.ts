@@ -8,6 +8,7 @@ import express from 'express';
 import { AuditLog } from './audit/audit-log.js';
 import { ConfigError, loadConfigFile, parseConfig, type ConfigProblem } from './config/load-config.js';
 import { evaluate, publicReason, type Decision } from './authorize/evaluate.js';
+import type { AccessRequest } from './authorize/access-request.js';
 import type { Identity } from './authenticate/identity.js';
 import type { AppConfig, Config } from './config/schema.js';
 import { resolveSecret, SecretResolutionError, type SecretRef } from './config/secret-ref.js';
@@ -131,9 +132,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const v = name && trustedPeer(peer) ? headers[name] : undefined;
     return typeof v === 'string' && /^[A-Za-z]{2}$/.test(v) ? v.toUpperCase() : undefined;
   };
-  const decide = (a: AppConfig, access: LiveAccess, now = new Date()): Decision =>
-    evaluate(a, config.accessGroups, { user: access.identity, ip: access.ip, country: access.country, purpose: access.purpose, signedInAt: access.signedInAt, now });
+  const accessRequest = (access: LiveAccess, now = new Date()): AccessRequest => ({ user: access.identity, ip: access.ip, country: access.country, purpose: access.purpose, signedInAt: access.signedInAt, now });
+  const decide = (a: AppConfig, access: LiveAccess): Decision => evaluate(a, config.accessGroups, accessRequest(access));
   const launchDecision = (d: Decision) => ({ ...d, message: publicReason(d) });
+  // one AccessRequest per HTTP request and purpose, so a listing normalises the user once
+  const requestAccess = new WeakMap<express.Request, Map<string, AccessRequest>>();
+  const accessFor = (req: express.Request, purpose: string | undefined): AccessRequest => {
+    const byPurpose = requestAccess.get(req) ?? new Map<string, AccessRequest>();
+    requestAccess.set(req, byPurpose);
+    let r = byPurpose.get(purpose ?? '');
+    if (!r) {
+      const s = req.signedIn!;
+      r = accessRequest({ identity: s.identity, signedInAt: s.signedInAt, ip: req.ip, country: countryFrom(req.headers, req.socket.remoteAddress), purpose });
+      byPurpose.set(purpose ?? '', r);
+    }
+    return r;
+  };
   const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
   const probe = new GuacdProbe(guacdTarget);
   const authenticator = createAuthenticator();
@@ -156,8 +170,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   app.use(
     launcherRoutes({
       apps,
-      decide: (req, a, purpose) =>
-        launchDecision(decide(a, { identity: req.signedIn!.identity, signedInAt: req.signedIn!.signedInAt, ip: req.ip, country: countryFrom(req.headers, req.socket.remoteAddress), purpose })),
+      decide: (req, a, purpose, explain) => {
+        const d = evaluate(a, config.accessGroups, accessFor(req, purpose), { explain });
+        // the listing asks for thousands of decisions and shows no messages
+        return explain === false ? d : launchDecision(d);
+      },
       tokens,
       probe,
       audit,

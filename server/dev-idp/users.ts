@@ -104,7 +104,10 @@ export function loadDevUsers(file: string): DevUser[] {
 export function demoUsersFile(): string {
   const beside = fileURLToPath(new URL('./demo-users.yml', import.meta.url));
   if (existsSync(beside)) return beside;
-  const inSource = fileURLToPath(new URL('../../../server/dev-idp/demo-users.yml', import.meta.url));
-  if (existsSync(inSource)) return inSource;
+  // compiled copies live under dist/ (or dist/bench/): walk up to the source tree's copy
+  for (let up = '../'; up.length <= 5 * 3; up += '../') {
+    const inSource = fileURLToPath(new URL(`${up}server/dev-idp/demo-users.yml`, import.meta.url));
+    if (existsSync(inSource)) return inSource;
+  }
   return beside;
 }

@@ -12,7 +12,8 @@ import type { DecisionCode, Reason } from '../authorize/evaluate.js';
 export interface LaunchDecision {
   allowed: boolean;
   code: DecisionCode;
-  message: string;
+  /** What the user may be told; absent for unexplained (listing) decisions. */
+  message?: string;
   needsPurpose: boolean;
   policy?: string;
   reasons: Reason[];
@@ -20,7 +21,8 @@ export interface LaunchDecision {
 
 export interface LauncherOptions {
   apps(): AppConfig[];
-  decide(req: Request, app: AppConfig, purpose?: string): LaunchDecision;
+  /** `explain: false` skips the reasons: the listing decides for every app. */
+  decide(req: Request, app: AppConfig, purpose?: string, explain?: boolean): LaunchDecision;
   tokens: LaunchTokens;
   probe: GuacdProbe;
   audit: AuditLog;
@@ -42,7 +44,7 @@ export function launcherRoutes(opts: LauncherOptions): Router {
     const health = await opts.probe.check();
     // tiles for apps the user may open now, or could after giving a reason or signing in again
     const visible = opts.apps().flatMap((a) => {
-      const d = opts.decide(req, a);
+      const d = opts.decide(req, a, undefined, false);
       return d.allowed || d.code === 'purpose_required' || d.code === 'session_expired' ? [{ a, d }] : [];
     });
     res.json({
@@ -70,9 +72,9 @@ export function launcherRoutes(opts: LauncherOptions): Router {
     if (!app || !d || !d.allowed) {
       opts.audit.write({ event: 'launch', result: 'denied', ...who, app: String(req.params.id), decision: d?.code ?? 'no_such_app', policy: d?.policy, reasons: d?.reasons });
       if (!app) return next(new AppNotFound(`launch of unknown app ${String(req.params.id)}`));
-      if (d!.code === 'purpose_required') return next(new PurposeRequired(d!.message));
-      if (d!.code === 'session_expired') return next(new ReauthRequired(d!.message));
-      return next(new AccessDenied(d!.message, `${d!.code} for ${app.id}`));
+      if (d!.code === 'purpose_required') return next(new PurposeRequired(d!.message ?? ''));
+      if (d!.code === 'session_expired') return next(new ReauthRequired(d!.message ?? ''));
+      return next(new AccessDenied(d!.message ?? '', `${d!.code} for ${app.id}`));
     }
     const token = opts.tokens.mint({ user: signedIn.identity.key, session: signedIn.sessionId, app: app.id, purpose });
     opts.audit.write({ event: 'launch', result: 'success', ...who, app: app.id, decision: d.code, policy: d.policy, purpose, reasons: d.reasons });

@@ -182,3 +182,31 @@ describe('evaluate: properties', () => {
     );
   });
 });
+
+describe('evaluate without explanations', () => {
+  it('decides exactly as with them (property)', () => {
+    const rule: fc.Arbitrary<Rule> = fc.oneof(
+      fc.constant({ everyone: true as const }),
+      fc.constantFrom(ADMINS, ENG).map((group) => ({ group })),
+      fc.constantFrom('mfa', 'pwd').map((authMethod) => ({ authMethod })),
+      fc.constantFrom('10.0.0.0/8', '2001:db8::/32').map((ipRange) => ({ ipRange })),
+    );
+    const policy = fc.record({
+      name: fc.constantFrom('a', 'b'),
+      action: fc.constantFrom('allow', 'block') as fc.Arbitrary<'allow' | 'block'>,
+      include: fc.array(rule, { minLength: 1, maxLength: 3 }),
+      require: fc.array(rule, { maxLength: 2 }),
+      exclude: fc.array(rule, { maxLength: 2 }),
+      purposeJustification: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(policy, { maxLength: 5 }), fc.constantFrom(alice, bob), (policies, req) => {
+        const a = app(...policies);
+        const full = evaluate(a, {}, req);
+        const quick = evaluate(a, {}, req, { explain: false });
+        expect({ ...quick, reasons: [] }).toEqual({ ...full, reasons: [] });
+        expect(quick.reasons).toEqual([]);
+      }),
+    );
+  });
+});

@@ -1,7 +1,6 @@
-import type { AccessRequest, SelectorResult } from '../access-request.js';
+import type { Selector } from '../access-request.js';
 
-export function matchCountry(code: string, req: AccessRequest): SelectorResult {
-  const detail = `country is ${code}`;
-  if (!req.country) return { matched: false, detail: `${detail} (country unknown)` };
-  return { matched: req.country.toUpperCase() === code, detail };
-}
+export const country: Selector<{ country: string }> = {
+  test: (r, p) => p.country === r.country,
+  describe: (r, p) => `country is ${r.country}${p.country ? '' : ' (country unknown)'}`,
+};

@@ -1,8 +1,9 @@
-import type { AccessRequest, SelectorResult } from '../access-request.js';
-import { emailOf } from './email.js';
+import type { Selector } from '../access-request.js';
 
-export function matchEmailDomain(domain: string, req: AccessRequest): SelectorResult {
-  const have = emailOf(req);
-  const at = have?.lastIndexOf('@') ?? -1;
-  return { matched: at > 0 && have!.slice(at + 1) === domain.toLowerCase(), detail: `email domain is ${domain}` };
-}
+export const emailDomain: Selector<{ emailDomain: string }> = {
+  test: (r, p) => {
+    const at = p.email?.lastIndexOf('@') ?? -1;
+    return at > 0 && p.email!.slice(at + 1) === r.emailDomain.toLowerCase();
+  },
+  describe: (r) => `email domain is ${r.emailDomain}`,
+};

@@ -1,12 +1,7 @@
-import type { AccessRequest, SelectorResult } from '../access-request.js';
+import type { Selector } from '../access-request.js';
 
-/** Email addresses compare case-insensitively; with no email claim we fall back to the username. */
-export function emailOf(req: AccessRequest): string | undefined {
-  const v = req.user.email ?? (req.user.username.includes('@') ? req.user.username : undefined);
-  return v?.toLowerCase();
-}
-
-export function matchEmail(want: string, req: AccessRequest): SelectorResult {
-  const have = emailOf(req);
-  return { matched: have === want.toLowerCase(), detail: `email is ${want}` };
-}
+/** Case-insensitive; with no email claim the username stands in when it looks like one. */
+export const email: Selector<{ email: string }> = {
+  test: (r, p) => p.email === r.email.toLowerCase(),
+  describe: (r) => `email is ${r.email}`,
+};

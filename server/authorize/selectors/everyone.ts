@@ -1,5 +1,6 @@
-import type { SelectorResult } from '../access-request.js';
+import type { Selector } from '../access-request.js';
 
-export function matchEveryone(): SelectorResult {
-  return { matched: true, detail: 'everyone' };
-}
+export const everyone: Selector<{ everyone: true }> = {
+  test: () => true,
+  describe: () => 'everyone',
+};

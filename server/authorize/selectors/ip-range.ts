@@ -1,11 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import type { AccessRequest, SelectorResult } from '../access-request.js';
-
-/** An IPv4 client seen on a dual-stack socket arrives as ::ffff:a.b.c.d; compare it as IPv4. */
-function normalise(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip;
-}
+import type { Selector } from '../access-request.js';
 
 const lists = new Map<string, BlockList>();
 
@@ -22,11 +16,7 @@ function listFor(range: string): BlockList {
   return list;
 }
 
-export function matchIpRange(range: string, req: AccessRequest): SelectorResult {
-  const detail = `client IP in ${range}`;
-  if (!req.ip) return { matched: false, detail: `${detail} (client IP unknown)` };
-  const ip = normalise(req.ip);
-  const family = isIP(ip);
-  if (!family) return { matched: false, detail: `${detail} (client IP unreadable)` };
-  return { matched: listFor(range).check(ip, family === 6 ? 'ipv6' : 'ipv4'), detail };
-}
+export const ipRange: Selector<{ ipRange: string }> = {
+  test: (r, p) => p.ip !== undefined && listFor(r.ipRange).check(p.ip),
+  describe: (r, p) => `client IP in ${r.ipRange}${p.ip ? '' : p.badIp ? ' (client IP unreadable)' : ' (client IP unknown)'}`,
+};
