@@ -74,7 +74,7 @@ identity: { provider: oidc, issuer: "https://idp.example", clientId: c, clientSe
   });
 
   it('rejects duplicate app ids', () => {
-    const out = problems(good + `  - { id: finance-win11, name: again, host: h2 }\n`);
+    const out = problems(good.replace('apps:\n', 'apps:\n  - { id: finance-win11, name: again, host: h2 }\n'));
     expect(out).toEqual(['apps[1].id: duplicate app id "finance-win11"']);
   });
 
