@@ -88,3 +88,58 @@ identity: { provider: oidc, issuer: "https://idp.example", clientId: c, clientSe
     expect(out[0]).toMatch(/^identity\.provider: /);
   });
 });
+
+describe('policy config', () => {
+  const base = `
+server: { mode: development, publicUrl: "http://localhost:8080", sessionSecret: { value: "0123456789abcdef0123456789abcdef" } }
+identity: { provider: oidc, issuer: "https://idp.example", clientId: c, clientSecret: { value: s } }
+`;
+  it('accepts every selector kind and fills data-control defaults', () => {
+    expect(
+      problems(
+        base +
+          `accessGroups: { admins: { include: [ { group: g1, name: Admins } ] } }
+apps:
+  - id: a
+    name: A
+    host: h
+    sessionDuration: 8h
+    policies:
+      - name: p
+        action: allow
+        include: [ { everyone: true }, { email: a@b.example }, { emailDomain: b.example }, { accessGroup: admins } ]
+        require: [ { authMethod: mfa }, { ipRange: "2001:db8::/32" }, { country: DE } ]
+        exclude: [ { timeWindow: { timeZone: Europe/Berlin, days: [sat, sun], from: "00:00", to: "23:59" } } ]
+        purposeJustification: true
+`,
+      ),
+    ).toEqual([]);
+  });
+
+  it('names the problem: unknown access group, bad zone, bad CIDR, empty include, bad duration', () => {
+    const out = problems(
+      base +
+        `apps:
+  - id: a
+    name: A
+    host: h
+    sessionDuration: 2 weeks
+    policies:
+      - { name: p, action: allow, include: [ { accessGroup: nope } ] }
+      - { name: q, action: allow, include: [] }
+      - { name: r, action: allow, include: [ { ipRange: 10.0.0.0/33 } ] }
+      - { name: s, action: allow, include: [ { timeWindow: { timeZone: Mars/Olympus, days: [mon], from: "8:00", to: "18:00" } } ] }
+`,
+    );
+    expect(out).toEqual(
+      expect.arrayContaining([
+        'apps[0].sessionDuration: must be a duration such as 90s, 30m, 8h or 7d',
+        'apps[0].policies[1].include: needs at least one include rule',
+        expect.stringMatching(/^apps\[0\]\.policies\[2\]\.include\[0\]/),
+        expect.stringMatching(/^apps\[0\]\.policies\[3\]\.include\[0\]/),
+      ]),
+    );
+    const refs = problems(base + `apps: [ { id: a, name: A, host: h, policies: [ { name: p, action: allow, include: [ { accessGroup: nope } ] } ] } ]\n`);
+    expect(refs).toEqual(['apps[0].policies[0].include[0].accessGroup: no access group named "nope"']);
+  });
+});
