@@ -32,6 +32,12 @@ export async function runDemo(opts: DemoOptions) {
     stateDir: opts.stateDir,
     log,
   });
+  // both demo apps reach the same desktop; what differs is who may open them, and how
+  const desktop = {
+    host: env.DEMO_RDP_HOST || '127.0.0.1',
+    port: Number(env.DEMO_RDP_PORT) || 3389,
+    rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
+  };
   const config = parseConfig(
     {
       server: { mode: 'development', listen: { host: opts.host, port: opts.port }, publicUrl, sessionSecret: { value: randomBytes(32).toString('base64url') } },
@@ -47,10 +53,8 @@ export async function runDemo(opts: DemoOptions) {
           name: 'Admin desktop',
           description: 'For Desktop Admins signed in with MFA; asks for a reason (alice)',
           icon: 'server',
-          host: env.DEMO_RDP_HOST || '127.0.0.1',
-          port: Number(env.DEMO_RDP_PORT) || 3389,
+          ...desktop,
           sessionDuration: '8h',
-          rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
           policies: [{ name: 'admins with MFA', action: 'allow', include: [{ accessGroup: 'desktop-admins' }], purposeJustification: true }],
         },
         {
@@ -58,9 +62,7 @@ export async function runDemo(opts: DemoOptions) {
           name: 'Demo desktop',
           description: 'A Linux desktop over RDP (xrdp in Docker, or any RDP server at DEMO_RDP_HOST:DEMO_RDP_PORT)',
           icon: 'linux',
-          host: env.DEMO_RDP_HOST || '127.0.0.1',
-          port: Number(env.DEMO_RDP_PORT) || 3389,
-          rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
+          ...desktop,
           // Engineering (alice, bob) may copy out; carol sees no tiles at all
           policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
         },

@@ -44,16 +44,6 @@ export class RouteNotFound extends WireError {
   readonly publicMessage = 'Not found.';
 }
 
-export class BadRequest extends WireError {
-  readonly status = 400;
-  readonly code = 'bad_request';
-  readonly publicMessage: string;
-  constructor(publicMessage: string, detail?: string) {
-    super(detail);
-    this.publicMessage = publicMessage;
-  }
-}
-
 export class SignInFailed extends WireError {
   readonly status = 401;
   readonly code = 'sign_in_failed';
@@ -72,8 +62,8 @@ export class IdentityProviderUnavailable extends WireError {
   readonly publicMessage = 'The sign-in service cannot be reached right now. Try again in a minute.';
 }
 
-/** Refusals whose public message comes from the policy evaluator's public reason. */
-abstract class DecisionError extends WireError {
+/** Errors whose public message is chosen where they are raised (a validation, a policy decision). */
+abstract class WordedError extends WireError {
   readonly publicMessage: string;
   constructor(publicMessage: string, detail?: string) {
     super(detail);
@@ -81,17 +71,22 @@ abstract class DecisionError extends WireError {
   }
 }
 
-export class AccessDenied extends DecisionError {
+export class BadRequest extends WordedError {
+  readonly status = 400;
+  readonly code = 'bad_request';
+}
+
+export class AccessDenied extends WordedError {
   readonly status = 403;
   readonly code = 'access_denied';
 }
 
-export class PurposeRequired extends DecisionError {
+export class PurposeRequired extends WordedError {
   readonly status = 403;
   readonly code = 'purpose_required';
 }
 
-export class ReauthRequired extends DecisionError {
+export class ReauthRequired extends WordedError {
   readonly status = 401;
   readonly code = 'reauth_required';
 }
