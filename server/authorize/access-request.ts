@@ -16,6 +16,7 @@ export interface AccessRequest {
 /** The request in the shape selectors compare against, normalised once per evaluation. */
 export interface Prepared {
   email?: string;
+  emailDomain?: string;
   groups: ReadonlySet<string>;
   amr: ReadonlySet<string>;
   ip?: SocketAddress;
@@ -30,8 +31,11 @@ export function prepare(req: AccessRequest): Prepared {
   // an IPv4 client seen on a dual-stack socket arrives as ::ffff:a.b.c.d; compare it as IPv4
   const address = req.ip?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
   const family = address ? isIP(address) : 0;
+  const lower = email?.toLowerCase();
+  const at = lower?.lastIndexOf('@') ?? -1;
   return {
-    email: email?.toLowerCase(),
+    email: lower,
+    emailDomain: at > 0 ? lower!.slice(at + 1) : undefined,
     groups: new Set(req.user.groups.map((g) => g.toLowerCase())),
     amr: new Set(req.user.amr),
     ip: address && family ? new SocketAddress({ address, family: family === 6 ? 'ipv6' : 'ipv4' }) : undefined,

@@ -40,7 +40,16 @@ export type AccessGroups = Readonly<Record<string, RuleSet>>;
 const NOTHING: DataControls = { clipboardCopy: false, clipboardPaste: false, fileUpload: false, fileDownload: false };
 export const MIN_PURPOSE_LENGTH = 5;
 
+const selectors = new WeakMap<object, [Selector<never>, never]>();
+
+/** Which selector a rule is, remembered per rule object: configs are evaluated far more often than loaded. */
 function selectorFor(rule: Exclude<Rule, { accessGroup: string }>): [Selector<never>, never] {
+  let hit = selectors.get(rule);
+  if (!hit) selectors.set(rule, (hit = findSelector(rule)));
+  return hit;
+}
+
+function findSelector(rule: Exclude<Rule, { accessGroup: string }>): [Selector<never>, never] {
   const pick = (s: unknown) => [s, rule] as [Selector<never>, never];
   if ('everyone' in rule) return pick(everyone);
   if ('email' in rule) return pick(email);

@@ -7,9 +7,13 @@ export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as con
 
 const hhmm = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be HH:MM (24-hour)');
 
+const knownZones = new Set<string>();
 const timeZone = z.string().refine((tz) => {
+  // a config of thousands of apps names the same few zones over and over
+  if (knownZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    knownZones.add(tz);
     return true;
   } catch {
     return false;
@@ -25,11 +29,14 @@ export const ipRange = z.string().refine((s) => {
   return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }, 'must be an IP address or CIDR range, e.g. 10.0.0.0/8 or 2001:db8::/32');
 
+const lower = (s: string) => s.toLowerCase();
+
 export const ruleSchema = z.union([
   z.strictObject({ everyone: z.literal(true) }),
-  z.strictObject({ email: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address') }),
-  z.strictObject({ emailDomain: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain such as contoso.com') }),
-  z.strictObject({ group: z.string().min(1), name: z.string().optional() }),
+  // lower-cased once here, so evaluation compares without converting on every request
+  z.strictObject({ email: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address').transform(lower) }),
+  z.strictObject({ emailDomain: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain such as contoso.com').transform(lower) }),
+  z.strictObject({ group: z.string().min(1).transform(lower), name: z.string().optional() }),
   z.strictObject({ authMethod: z.string().min(1) }),
   z.strictObject({ ipRange }),
   z.strictObject({ country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code such as DE') }),
