@@ -56,6 +56,27 @@ export class InstructionStream {
     let clipboard = false;
     let endAscii = this.heldAscii;
     while (pos < n) {
+      if (ascii && state === LENGTH && digits === 0) {
+        // At an element boundary in pure ASCII: a tight loop over whole elements, which is where
+        // a drawing stream spends nearly all its bytes (one jump per blob, a few bytes per header).
+        const fast = this.fastAscii(chunk, pos, element);
+        pos = fast.pos;
+        element = fast.element;
+        if (fast.end >= 0) {
+          end = fast.end;
+          endAscii = endAscii && ascii;
+          // an instruction begun in an earlier, non-ASCII read may end here
+          if (instrAstral) astral = true;
+          instrAstral = false;
+          if (fast.error) error = true;
+          if (fast.clipboard) clipboard = true;
+        }
+        state = fast.state;
+        length = fast.length;
+        digits = fast.digits;
+        remaining = fast.remaining;
+        continue;
+      }
       if (state === LENGTH) {
         const c = chunk[pos]!;
         if (c >= 0x30 && c <= 0x39) {
@@ -123,8 +144,59 @@ export class InstructionStream {
       pos++;
     }
     Object.assign(this, { state, length, digits, remaining, element, instrAstral });
+    // (fastAscii keeps this.opcode itself)
     // bytes held back for the next push: were they ASCII?
     this.heldAscii = end === -1 ? this.heldAscii && ascii : ascii;
     return { end, ascii: endAscii, astral, error, clipboard };
+  }
+
+  /**
+   * Whole ASCII elements from `pos` until the chunk ends; returns where it stopped and the state
+   * to resume in. Same rules as the general loop in push(), without its per-byte state switch.
+   */
+  private fastAscii(chunk: Buffer, start: number, element: number) {
+    const n = chunk.length;
+    let pos = start;
+    let end = -1;
+    let error = false;
+    let clipboard = false;
+    for (;;) {
+      let length = 0;
+      let digits = 0;
+      let c = 0;
+      while (pos < n) {
+        c = chunk[pos]!;
+        if (c < 0x30 || c > 0x39) break;
+        length = length * 10 + (c - 0x30);
+        if (++digits > 9) throw new ProtocolError('element length too long');
+        pos++;
+      }
+      if (pos >= n) return { pos, element, end, error, clipboard, state: LENGTH, length, digits, remaining: 0 };
+      if (digits === 0 || c !== DOT) throw new ProtocolError(`expected a length at byte ${pos}`);
+      if (length > this.maxElementLength) throw new ProtocolError(`element of ${length} exceeds the limit`);
+      pos++;
+      const valueStart = pos;
+      if (n - pos < length) {
+        if (element === 0 && (length === 5 || length === 9)) this.opcode += chunk.toString('latin1', valueStart, n);
+        return { pos: n, element, end, error, clipboard, state: VALUE, length, digits, remaining: length - (n - valueStart) };
+      }
+      if (element === 0 && (length === 5 || length === 9)) this.opcode += chunk.toString('latin1', valueStart, valueStart + length);
+      pos += length;
+      if (pos >= n) return { pos, element, end, error, clipboard, state: SEPARATOR, length, digits, remaining: 0 };
+      c = chunk[pos]!;
+      if (c === COMMA) {
+        element++;
+      } else if (c === SEMI) {
+        if (this.opcode === 'error') error = true;
+        else if (this.opcode === 'clipboard') clipboard = true;
+        this.opcode = '';
+        element = 0;
+        end = pos + 1;
+      } else {
+        throw new ProtocolError(`expected ',' or ';' at byte ${pos}`);
+      }
+      pos++;
+      if (pos >= n) return { pos, element, end, error, clipboard, state: LENGTH, length: 0, digits: 0, remaining: 0 };
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
@@ -53,7 +54,6 @@ export class RelaySession {
   /** Tail of earlier reads: the start of an instruction whose end has not arrived yet. */
   private held: Buffer[] = [];
   private heldBytes = 0;
-  private inFlight = 0;
   private paused = false;
   private stallTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -69,8 +69,11 @@ export class RelaySession {
     private readonly guacd: Socket,
     private readonly log: Logger,
     private readonly limits: RelayLimits = DEFAULT_LIMITS,
-    /** The browser's TCP socket under the WebSocket: corked so a message's frames leave in one write. */
-    private readonly browserSocket?: { cork(): void; uncork(): void },
+    /**
+     * The browser's TCP socket under the WebSocket: corked so a message's frames leave in one
+     * write, and watched for 'drain' to resume reading guacd.
+     */
+    private readonly browserSocket: Pick<Duplex, 'cork' | 'uncork' | 'on' | 'off'>,
     /** The policy's data controls, enforced here as well as in guacd's settings. */
     private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true },
   ) {}
@@ -100,6 +103,7 @@ export class RelaySession {
     ws.on('close', () => this.end({ code: 0, message: 'browser closed' }, 'browser closed the WebSocket'));
     ws.on('error', (err) => this.end({ code: 768, message: 'browser connection failed' }, `WebSocket error: ${err.message}`));
     ws.on('pong', () => (this.awaitingPong = false));
+    this.browserSocket.on('drain', this.onBrowserDrain);
     this.pingTimer = setInterval(() => {
       if (this.awaitingPong) return this.end({ code: 776, message: 'Your browser stopped responding.' }, 'browser missed a WebSocket pong');
       this.awaitingPong = true;
@@ -151,22 +155,22 @@ export class RelaySession {
 
   /** One WebSocket message, sent as one frame per part so nothing is copied to join them. */
   private toBrowser(parts: Array<Buffer | string>): void {
-    const cork = parts.length > 1 && this.browserSocket;
-    if (cork) cork.cork();
+    const cork = parts.length > 1;
+    if (cork) this.browserSocket.cork();
     for (let i = 0; i < parts.length; i++) {
       const data = parts[i]!;
-      const len = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-      this.inFlight += len;
-      this.stats.bytesToBrowser += len;
-      this.ws.send(data, { binary: false, fin: i === parts.length - 1 }, () => {
-        this.inFlight -= len;
-        if (this.paused && this.inFlight <= this.limits.lowWaterBytes) this.resume();
-      });
+      this.stats.bytesToBrowser += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+      this.ws.send(data, { binary: false, fin: i === parts.length - 1 });
     }
-    if (cork) cork.uncork();
+    if (cork) this.browserSocket.uncork();
     this.stats.messagesToBrowser++;
-    if (!this.paused && this.inFlight > this.limits.highWaterBytes) this.pause();
+    // bytes the kernel has not taken yet: ws's own count, no per-message callback needed
+    if (!this.paused && this.ws.bufferedAmount > this.limits.highWaterBytes) this.pause();
   }
+
+  private readonly onBrowserDrain = (): void => {
+    if (this.paused && this.ws.bufferedAmount <= this.limits.lowWaterBytes) this.resume();
+  };
 
   private pause(): void {
     this.paused = true;
@@ -259,6 +263,7 @@ export class RelaySession {
   end(status: RelayStatus, reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.browserSocket.off('drain', this.onBrowserDrain);
     clearInterval(this.pingTimer);
     clearTimeout(this.stallTimer);
     const { ws, guacd } = this;

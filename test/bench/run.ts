@@ -23,7 +23,7 @@ import { DEFAULT_LIMITS } from '../../server/proxy/relay-session.js';
 
 const require = createRequire(import.meta.url);
 const STREAM_BYTES = Number(process.env.BENCH_STREAM_MB ?? 256) * 1024 * 1024;
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 /** Profiling aid: run only our relay (BENCH_ONLY_OURS=1 node --cpu-prof …). */
 const ONLY_OURS = process.env.BENCH_ONLY_OURS === '1';
 const TTFF_RUNS = Number(process.env.BENCH_TTFF_RUNS ?? 21);

@@ -52,10 +52,12 @@ describe('InstructionStream', () => {
           prev = p;
         }
         parts.push(all.subarray(prev));
-        const got = boundaries(parts).ends;
+        const { ends: got, flags } = boundaries(parts);
         // each push reports only its last boundary: every reported one must be real, and the last must be the end
         for (const g of got) expect(expected).toContain(g);
         expect(got.at(-1)).toBe(all.length);
+        const hasAstral = instructions.some((i) => i.some((e) => /[\u{10000}-\u{10FFFF}]/u.test(e)));
+        expect(flags.some((f) => f.astral)).toBe(hasAstral);
       }),
       { numRuns: 300 },
     );
@@ -82,6 +84,15 @@ describe('InstructionStream', () => {
     expect(new InstructionStream('codepoint').push(Buffer.from('4.name,8.5.error,;')).error).toBe(false);
     expect(new InstructionStream('codepoint').push(Buffer.from('4.sync,1.1;5.error,3.bye')).error).toBe(false);
     expect(new InstructionStream('codepoint').push(Buffer.from('5.error,3.bye,3.519;')).error).toBe(true);
+  });
+
+  it('keeps the astral flag of an instruction that ends in a later, pure-ASCII read', () => {
+    const bytes = Buffer.from('4.name,1.😀,3.abc;');
+    const cut = bytes.indexOf(Buffer.from(',3.abc'));
+    const s = new InstructionStream('codepoint');
+    expect(s.push(bytes.subarray(0, cut)).end).toBe(-1);
+    expect(s.push(bytes.subarray(cut))).toMatchObject({ end: bytes.length - cut, astral: true, ascii: false });
+    expect(s.push(Buffer.from('3.nop;')).astral).toBe(false);
   });
 
   it('reports a held tail as not yet complete', () => {
