@@ -139,12 +139,6 @@ export function evaluate(app: Guarded, groups: AccessGroups, req: AccessRequest,
   const explain = opts?.explain ?? true;
   const ctx: Ctx = { p: preparedFor(req), groups, explain };
   const reasons: Reason[] = [];
-  if (app.sessionDuration !== undefined && req.signedInAt !== undefined) {
-    const age = req.now.getTime() - req.signedInAt;
-    const ok = age < app.sessionDuration;
-    if (explain) reasons.push({ part: 'app', matched: ok, detail: `sign-in age ${Math.round(age / 60_000)} min within the app's session duration of ${Math.round(app.sessionDuration / 60_000)} min` });
-    if (!ok) return denied('session_expired', reasons);
-  }
   let allow: Policy | undefined;
   for (const policy of app.policies) {
     let matched: boolean;
@@ -165,6 +159,13 @@ export function evaluate(app: Guarded, groups: AccessGroups, req: AccessRequest,
   if (!allow) {
     if (explain && app.policies.length === 0) reasons.push({ part: 'app', matched: false, detail: 'the app has no policies: nobody has access' });
     return denied('no_policy_matched', reasons);
+  }
+  // only someone a policy lets in is told to sign in again; everyone else just has no access
+  if (app.sessionDuration !== undefined && req.signedInAt !== undefined) {
+    const age = req.now.getTime() - req.signedInAt;
+    const ok = age < app.sessionDuration;
+    if (explain) reasons.push({ part: 'app', matched: ok, detail: `sign-in age ${Math.round(age / 60_000)} min within the app's session duration of ${Math.round(app.sessionDuration / 60_000)} min` });
+    if (!ok) return denied('session_expired', reasons, allow.name);
   }
   if (allow.purposeJustification && (req.purpose?.trim().length ?? 0) < MIN_PURPOSE_LENGTH) {
     if (explain) reasons.push({ policy: allow.name, action: 'allow', part: 'policy', matched: false, detail: 'a purpose justification is required and none was given' });

@@ -119,8 +119,11 @@ describe('evaluate: rule kinds and policy order', () => {
     const stale = { ...alice, signedInAt: alice.now.getTime() - 61 * 60_000 };
     expect(evaluate(guarded, {}, fresh).allowed).toBe(true);
     const d = evaluate(guarded, {}, stale);
-    expect(d).toMatchObject({ allowed: false, code: 'session_expired' });
-    expect(d.reasons[0]).toMatchObject({ part: 'app', matched: false });
+    expect(d).toMatchObject({ allowed: false, code: 'session_expired', policy: 'all' });
+    expect(d.reasons.at(-1)).toMatchObject({ part: 'app', matched: false });
+    // someone no policy lets in is not invited to sign in again
+    const closed = { ...app(allow('admins', [{ group: ADMINS }])), sessionDuration: 3_600_000 };
+    expect(evaluate(closed, {}, { ...bob, signedInAt: stale.signedInAt })).toMatchObject({ code: 'no_policy_matched' });
   });
 
   it('treats malformed claims as absent', () => {
