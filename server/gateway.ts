@@ -9,6 +9,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { ConfigError, loadConfigFile, parseConfig, type ConfigProblem } from './config/load-config.js';
 import { evaluate, publicReason, type Decision } from './authorize/evaluate.js';
 import type { AccessRequest } from './authorize/access-request.js';
+import { buildListingIndex, type ListingIndex } from './authorize/listing-index.js';
 import type { Identity } from './authenticate/identity.js';
 import type { AppConfig, Config } from './config/schema.js';
 import { resolveSecret, SecretResolutionError, type SecretRef } from './config/secret-ref.js';
@@ -167,9 +168,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     live.endWhere((s) => s.signInSession === sessionId, { code: 769, message }, reason);
 
   app.use(authRoutes({ idp, sessions, publicUrl, audit, log, onSignOut: (s, message) => endDesktopsOf(s.sessionId, message, 'user signed out') }, authenticator));
+  // rebuilt when a reload replaces the config
+  const indexes = new WeakMap<Config, ListingIndex<AppConfig>>();
+  const listingIndex = () => {
+    let index = indexes.get(config);
+    if (!index) indexes.set(config, (index = buildListingIndex(config.apps, config.accessGroups)));
+    return index;
+  };
   app.use(
     launcherRoutes({
       apps,
+      candidates: (req) => listingIndex().candidates(accessFor(req, undefined)),
       decide: (req, a, purpose, explain) => {
         const d = evaluate(a, config.accessGroups, accessFor(req, purpose), { explain });
         // the listing asks for thousands of decisions and shows no messages

@@ -21,6 +21,8 @@ export interface LaunchDecision {
 
 export interface LauncherOptions {
   apps(): AppConfig[];
+  /** The apps this user could possibly open, in config order; the listing decides only these. */
+  candidates(req: Request): AppConfig[];
   /** `explain: false` skips the reasons: the listing decides for every app. */
   decide(req: Request, app: AppConfig, purpose?: string, explain?: boolean): LaunchDecision;
   tokens: LaunchTokens;
@@ -43,7 +45,7 @@ export function launcherRoutes(opts: LauncherOptions): Router {
   router.get('/api/apps', opts.requireSignedIn, async (req, res) => {
     const health = await opts.probe.check();
     // tiles for apps the user may open now, or could after giving a reason or signing in again
-    const visible = opts.apps().flatMap((a) => {
+    const visible = opts.candidates(req).flatMap((a) => {
       const d = opts.decide(req, a, undefined, false);
       return d.allowed || d.code === 'purpose_required' || d.code === 'session_expired' ? [{ a, d }] : [];
     });
