@@ -49,6 +49,8 @@ export function launcherRoutes(opts: LauncherOptions): Router {
       const d = opts.decide(req, a, undefined, false);
       return d.allowed || d.code === 'purpose_required' || d.code === 'session_expired' ? [{ a, d }] : [];
     });
+    // one line per listing: which tiles this user was shown (per-app reasons would flood the log)
+    opts.audit.write({ event: 'launcher-list', result: 'success', user: req.signedIn!.identity.key, username: req.signedIn!.identity.username, ip: req.ip, apps: visible.map(({ a, d }) => (d.allowed ? a.id : `${a.id} (${d.code})`)) });
     res.json({
       apps: visible.map(({ a, d }) => ({
         id: a.id,

@@ -57,6 +57,8 @@ describe('access policies', () => {
     ]);
     expect((await tiles('bob')).map((a) => a.id)).toEqual(['eng', 'short']);
     expect((await tiles('carol')).map((a) => a.id)).toEqual(['short']);
+    const listed = stack.audit.entries!.filter((e) => e.event === 'launcher-list' && e.username === 'alice@contoso.example').at(-1)!;
+    expect(listed).toMatchObject({ ip: '127.0.0.1', apps: ['admin (purpose_required)', 'eng', 'short'] });
   });
 
   it('refuses a launch with 403, a stable code, a reason a user may see, and an audit entry with the rule details', async () => {
