@@ -39,6 +39,23 @@ export interface RelayStats {
   startedAt: number;
 }
 
+/** RFC 6455 header of an unmasked, final text frame carrying `length` bytes. */
+function frameHeader(length: number): Buffer {
+  if (length < 126) return Buffer.from([0x81, length]);
+  if (length < 65536) {
+    const h = Buffer.allocUnsafe(4);
+    h[0] = 0x81;
+    h[1] = 126;
+    h.writeUInt16BE(length, 2);
+    return h;
+  }
+  const h = Buffer.allocUnsafe(10);
+  h[0] = 0x81;
+  h[1] = 127;
+  h.writeBigUInt64BE(BigInt(length), 2);
+  return h;
+}
+
 /** Opcodes that only belong in the handshake; a browser sending them mid-session is misbehaving. */
 const HANDSHAKE_ONLY = new Set(['select', 'connect', 'args']);
 
@@ -73,7 +90,7 @@ export class RelaySession {
      * The browser's TCP socket under the WebSocket: corked so a message's frames leave in one
      * write, and watched for 'drain' to resume reading guacd.
      */
-    private readonly browserSocket: Pick<Duplex, 'cork' | 'uncork' | 'on' | 'off'>,
+    private readonly browserSocket: Pick<Duplex, 'cork' | 'uncork' | 'on' | 'off' | 'write'>,
     /** The policy's data controls, enforced here as well as in guacd's settings. */
     private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true },
   ) {}
@@ -153,18 +170,25 @@ export class RelaySession {
     }
   }
 
-  /** One WebSocket message, sent as one frame per part so nothing is copied to join them. */
+  /**
+   * One WebSocket message, written as a single text frame straight to the socket: the header and
+   * the parts leave in one writev, so neither side copies to join the held tail of the previous
+   * read with this one. (Server frames are unmasked, and the ws library writes its own frames —
+   * pings, close — only between ours.)
+   */
   private toBrowser(parts: Array<Buffer | string>): void {
-    const cork = parts.length > 1;
-    if (cork) this.browserSocket.cork();
-    for (let i = 0; i < parts.length; i++) {
-      const data = parts[i]!;
-      this.stats.bytesToBrowser += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-      this.ws.send(data, { binary: false, fin: i === parts.length - 1 });
-    }
-    if (cork) this.browserSocket.uncork();
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const buffers = parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+    let length = 0;
+    for (const b of buffers) length += b.length;
+    const socket = this.browserSocket;
+    socket.cork();
+    socket.write(frameHeader(length));
+    for (const b of buffers) socket.write(b);
+    socket.uncork();
+    this.stats.bytesToBrowser += length;
     this.stats.messagesToBrowser++;
-    // bytes the kernel has not taken yet: ws's own count, no per-message callback needed
+    // bytes the kernel has not taken yet: ws's own count covers the socket's queue
     if (!this.paused && this.ws.bufferedAmount > this.limits.highWaterBytes) this.pause();
   }
 
