@@ -8,12 +8,11 @@ import { createRemoteJWKSet, customFetch as joseFetch, jwtVerify } from 'jose';
 import type { IdentityConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { IdentityProviderUnavailable } from '../http/wire-errors.js';
+import { DEV_IDP_DISCOVERY_MARKER } from '../dev-idp/discovery-marker.js';
 import { mapEntraClaims } from './entra-claims.js';
 import { mapOidcClaims } from './oidc-claims.js';
 import type { Claims, Identity } from './identity.js';
 
-/** The development IdP advertises this in its discovery document; production refuses it. */
-export const DEV_IDP_MARKER = 'x_drawbridge_development_idp';
 
 /**
  * openid-client's strategy only sends `state` when the IdP lacks PKCE. We always send state and
@@ -102,7 +101,7 @@ export function createIdentityProvider(
     },
     async isDevelopmentIdp() {
       const config = await discover();
-      return config.serverMetadata()[DEV_IDP_MARKER] === true;
+      return config.serverMetadata()[DEV_IDP_DISCOVERY_MARKER] === true;
     },
   };
 }

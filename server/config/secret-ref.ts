@@ -30,6 +30,3 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
   }
 }
 
-export function isInlineSecret(ref: SecretRef | undefined): boolean {
-  return ref !== undefined && 'value' in ref;
-}

@@ -1,3 +1,4 @@
+import { DEV_IDP_DISCOVERY_MARKER } from './discovery-marker.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -52,8 +53,6 @@ export interface DevIdp {
 }
 
 export const DEFAULT_DEV_TENANT_ID = 'd6b0c4ad-0000-4000-8000-000000000001';
-/** Discovery member by which a gateway recognises (and in production refuses) this IdP. */
-export const DEV_IDP_DISCOVERY_MARKER = 'x_drawbridge_development_idp';
 
 const SESSION_TTL = 12 * 60 * 60;
 
