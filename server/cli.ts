@@ -111,6 +111,69 @@ policyCmd
     process.exit(d.allowed ? 0 : 1);
   });
 
+const tunnelCmd = program.command('tunnel').description('tunnels: connectors inside private networks that dial out to this gateway');
+const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
+const gatewayConfig = (file: string) => {
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+};
+tunnelCmd
+  .command('create')
+  .description('create a tunnel and print its connector token (once)')
+  .argument('<name>', 'tunnel name, e.g. office-1')
+  .requiredOption('-c, --config <file>', 'gateway config file (for the tunnel state file and public URL)')
+  .action(async (name: string, opts: { config: string }) => {
+    const { tunnelCreate } = await import('./tunnel/tunnel-cli.js');
+    process.exit(tunnelCreate(gatewayConfig(opts.config), name, io));
+  });
+tunnelCmd
+  .command('list')
+  .description('list tunnels with their live connections, connector versions, addresses and uptime')
+  .requiredOption('-c, --config <file>', 'gateway config file')
+  .option('--json', 'print JSON', false)
+  .action(async (opts: { config: string; json: boolean }) => {
+    const { tunnelList } = await import('./tunnel/tunnel-cli.js');
+    process.exit(await tunnelList(gatewayConfig(opts.config), opts.json, io));
+  });
+tunnelCmd
+  .command('revoke')
+  .description('revoke a tunnel: its token stops working and its live connections are cut at once')
+  .argument('<name>', 'tunnel name')
+  .requiredOption('-c, --config <file>', 'gateway config file')
+  .action(async (name: string, opts: { config: string }) => {
+    const { tunnelRevoke } = await import('./tunnel/tunnel-cli.js');
+    process.exit(await tunnelRevoke(gatewayConfig(opts.config), name, io));
+  });
+
+const connectorCmd = program.command('connector').description('the connector that runs inside a private network');
+connectorCmd
+  .command('run')
+  .description('dial out to the gateway and serve the destinations the ingress rules allow')
+  .requiredOption('-c, --config <file>', 'connector.yml (ingress rules, connections, metrics)')
+  .option('--token-file <file>', 'file holding the connector token (default: $DRAWBRIDGE_TUNNEL_TOKEN)')
+  .action(async (opts: { config: string; tokenFile?: string }) => {
+    const { connectorRun } = await import('./connector/connector-cli.js');
+    await connectorRun(opts, createLogger(), fail);
+  });
+connectorCmd
+  .command('check')
+  .description('validate a connector config file; exit 0 when it is valid')
+  .argument('<file>', 'connector.yml')
+  .action(async (file: string) => {
+    const { loadConnectorConfig } = await import('./connector/connector-config.js');
+    try {
+      const c = loadConnectorConfig(file);
+      process.stdout.write(`${file}: valid (${c.ingress.length} ingress rules, ${c.connections} connections)\n`);
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, 2);
+      throw err;
+    }
+  });
+
 program
   .command('dev-idp')
   .description('run the DEVELOPMENT identity provider (Entra ID-shaped, demo users; never for production)')

@@ -25,7 +25,10 @@ import { securityHeaders } from './http/security-headers.js';
 import { RouteNotFound } from './http/wire-errors.js';
 import { GuacdProbe } from './launcher/guacd-probe.js';
 import { launcherRoutes } from './launcher/routes.js';
-import { createDesktopUpgradeHandler, DESKTOP_WS_PATH } from './proxy/desktop-upgrade.js';
+import { createDesktopUpgradeHandler, DESKTOP_WS_PATH, RouteError } from './proxy/desktop-upgrade.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
+import { publicTunnelMessage, startTunnels, TunnelError } from './tunnel/tunnels.js';
+import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
 import { deriveLaunchKey, LaunchTokens } from './proxy/launch-token.js';
 import { LiveSessions } from './proxy/live-sessions.js';
 import type { RdpCredentials } from './proxy/rdp-params.js';
@@ -51,6 +54,7 @@ export interface Gateway {
   port: number;
   server: Server;
   live: LiveSessions;
+  tunnels: Awaited<ReturnType<typeof startTunnels>>;
   audit: AuditLog;
   log: Logger;
   /** The config in force now. */
@@ -151,6 +155,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
   const probe = new GuacdProbe(guacdTarget);
+  const tunnels = await startTunnels(config.tunnels, { guacdHost: () => guacdTarget().host, audit, log, clientIp: (req) => clientIpOf(req, trust) });
+  const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
 
   const app = express();
@@ -186,6 +192,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       },
       tokens,
       probe,
+      tunnelUp,
       audit,
       requireSignedIn: requireSignedInApi,
       requireCsrf: requireCsrfToken,
@@ -229,6 +236,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return { allowed: d.allowed, status, code, message: publicReason(d), data: d.dataControls, context };
     },
     tokens,
+    async route(a, session) {
+      if (!a.via) return { host: a.host, port: a.port, close: () => undefined };
+      try {
+        return await tunnels.route(a.via, a.host, a.port, session);
+      } catch (err) {
+        if (!(err instanceof TunnelError)) throw err;
+        // UPSTREAM_NOT_FOUND ("could not be reached") fits every tunnel failure but a slow answer
+        const status = err.kind === 'timeout' ? 514 : 519;
+        throw new RouteError(status, publicTunnelMessage(err), err.message);
+      }
+    },
     app: (id) => apps().find((a) => a.id === id),
     credentials: (a) => secrets.appCreds.get(a.id) ?? {},
     guacd: guacdTarget,
@@ -242,6 +260,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     socket.on('error', () => socket.destroy());
     const pathname = new URL(req.url ?? '/', 'http://x').pathname;
     if (pathname === DESKTOP_WS_PATH) return upgrade(req, socket, head);
+    if (pathname === TUNNEL_PATH) return tunnels.upgrade(req, socket, head);
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
@@ -299,6 +318,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     server.listen(config.server.listen.port, config.server.listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const metricsServer = config.metrics ? await startMetricsServer(config.metrics.listen, tunnels.registry.metrics, () => ({ ready: true })) : undefined;
   log.info({ url: publicUrl, listen: `${config.server.listen.host}:${port}` }, `Drawbridge gateway listening; open ${publicUrl}`);
   void probe.check().then((h) => {
     const g = guacdTarget();
@@ -311,6 +331,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     port,
     server,
     live,
+    tunnels,
     audit,
     log,
     config: () => config,
@@ -320,6 +341,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       clearInterval(recheckTimer);
       watcher?.close();
       live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
+      await tunnels.close();
+      await metricsServer?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 
-export type AuditEvent = 'sign-in' | 'sign-out' | 'launch' | 'session-start' | 'session-end' | 'access-denied' | 'config-reload' | 'launcher-list';
+export type AuditEvent = 'sign-in' | 'sign-out' | 'launch' | 'session-start' | 'session-end' | 'access-denied' | 'config-reload' | 'launcher-list' | 'tunnel-connect' | 'tunnel-revoke';
 
 export interface AuditEntry {
   event: AuditEvent;

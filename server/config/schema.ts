@@ -100,6 +100,30 @@ export const appSchema = z.strictObject({
   policies: z.array(policySchema).default([]),
   /** After this long since sign-in the user must sign in again to use this app. */
   sessionDuration: durationSchema.optional(),
+  /** Reach the host through this tunnel's connector (`drawbridge tunnel create NAME`) instead of directly. */
+  via: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tunnel name: lower-case letters, digits and dashes').optional(),
+});
+
+const ipAddress = z.string().refine((s) => ipRange.safeParse(s).success && !s.includes('/'), 'must be an IP address');
+
+export const tunnelsSchema = z.strictObject({
+  /** Tunnels and the hashes of their secrets; edited by `drawbridge tunnel create/revoke`. */
+  stateFile: z.string().min(1).default('drawbridge-tunnels.json'),
+  /** Unix socket for `drawbridge tunnel list/revoke`; defaults to STATEFILE.sock. */
+  adminSocket: z.string().min(1).optional(),
+  /** Where guacd dials a tunnelled desktop: a one-connection listener per session. */
+  handoff: z
+    .strictObject({
+      listen: z.string().min(1).default('127.0.0.1'),
+      /** The name guacd uses for this gateway when it runs elsewhere (e.g. the compose service name). */
+      advertise: z.string().min(1).optional(),
+      timeoutSeconds: z.number().min(1).max(120).default(10),
+    })
+    .prefault({}),
+  /** Addresses guacd connects from; by default those guacd.host resolves to. */
+  guacdAddresses: z.array(ipAddress).optional(),
+  /** How long the connector may take to reach a desktop. */
+  openTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
 });
 
 export const configSchema = z
@@ -114,6 +138,9 @@ export const configSchema = z
       })
       .prefault({}),
     audit: z.strictObject({ file: z.string().min(1).optional() }).prefault({}),
+    tunnels: tunnelsSchema.prefault({}),
+    /** Prometheus /metrics (per tunnel) on a separate, normally local, port. */
+    metrics: z.strictObject({ listen: z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):[0-9]{1,5}$/i, 'must be HOST:PORT, e.g. 127.0.0.1:9301') }).optional(),
     /** Reusable named rule sets (Cloudflare's "Access groups"), referenced as { accessGroup: name }. */
     accessGroups: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'), ruleSetSchema).default({}),
     apps: z.array(appSchema).default([]),

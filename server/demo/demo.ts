@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../config/load-config.js';
 import { startDevIdp } from '../dev-idp/dev-idp.js';
@@ -43,6 +44,7 @@ export async function runDemo(opts: DemoOptions) {
       server: { mode: 'development', listen: { host: opts.host, port: opts.port }, publicUrl, sessionSecret: { value: randomBytes(32).toString('base64url') } },
       identity: { provider: 'entra', tenantId: idp.tenantId, clientId: 'drawbridge-demo', clientSecret: { value: clientSecret }, authority: idp.origin, caFile: idp.caFile },
       guacd: { host: env.GUACD_HOST || '127.0.0.1', port: Number(env.GUACD_PORT) || 4822 },
+      tunnels: { stateFile: path.join(opts.stateDir, 'tunnels.json') },
       accessGroups: {
         // the demo users' groups (server/dev-idp/demo-users.yml)
         'desktop-admins': { include: [{ group: '11111111-1111-4111-8111-111111111111', name: 'Desktop Admins' }], require: [{ authMethod: 'mfa' }] },

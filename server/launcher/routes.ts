@@ -27,6 +27,8 @@ export interface LauncherOptions {
   decide(req: Request, app: AppConfig, purpose?: string, explain?: boolean): LaunchDecision;
   tokens: LaunchTokens;
   probe: GuacdProbe;
+  /** Whether a tunnel has a connector connected now. */
+  tunnelUp(name: string): boolean;
   audit: AuditLog;
   requireSignedIn: RequestHandler;
   requireCsrf: RequestHandler;
@@ -42,13 +44,27 @@ export function launcherRoutes(opts: LauncherOptions): Router {
     res.json({ user: { name: id.name, username: id.username, email: id.email }, csrfToken: req.session.csrfToken });
   });
 
-  router.get('/api/apps', opts.requireSignedIn, async (req, res) => {
-    const health = await opts.probe.check();
-    // tiles for apps the user may open now, or could after giving a reason or signing in again
-    const visible = opts.candidates(req).flatMap((a) => {
+  // tiles for apps the user may open now, or could after giving a reason or signing in again
+  const visibleApps = (req: Request) =>
+    opts.candidates(req).flatMap((a) => {
       const d = opts.decide(req, a, undefined, false);
       return d.allowed || d.code === 'purpose_required' || d.code === 'session_expired' ? [{ a, d }] : [];
     });
+  const statusOf = (a: AppConfig, guacdUp: boolean): { status: 'ready' | 'unavailable' | 'offline'; statusMessage?: string } => {
+    if (!guacdUp) return { status: 'unavailable', statusMessage: GUACD_DOWN };
+    if (a.via && !opts.tunnelUp(a.via)) return { status: 'offline', statusMessage: `Offline: the connector for this desktop's network (${a.via}) is not connected.` };
+    return { status: 'ready' };
+  };
+
+  // polled by the launcher so tiles follow tunnels going down and up; not audited (nothing new is shown)
+  router.get('/api/apps/status', opts.requireSignedIn, async (req, res) => {
+    const health = await opts.probe.check();
+    res.set('Cache-Control', 'no-store').json({ apps: visibleApps(req).map(({ a }) => ({ id: a.id, ...statusOf(a, health.reachable) })) });
+  });
+
+  router.get('/api/apps', opts.requireSignedIn, async (req, res) => {
+    const health = await opts.probe.check();
+    const visible = visibleApps(req);
     // one line per listing: which tiles this user was shown (per-app reasons would flood the log)
     opts.audit.write({ event: 'launcher-list', result: 'success', user: req.signedIn!.identity.key, username: req.signedIn!.identity.username, ip: req.ip, apps: visible.map(({ a, d }) => (d.allowed ? a.id : `${a.id} (${d.code})`)) });
     res.json({
@@ -58,8 +74,7 @@ export function launcherRoutes(opts: LauncherOptions): Router {
         description: a.description,
         icon: a.icon,
         needsPurpose: d.needsPurpose,
-        status: health.reachable ? 'ready' : 'unavailable',
-        ...(health.reachable ? {} : { statusMessage: GUACD_DOWN }),
+        ...statusOf(a, health.reachable),
       })),
     });
   });

@@ -35,7 +35,30 @@ export interface UpgradeDecision<C = unknown> {
   context: C;
 }
 
+/** Where guacd dials for one session: the desktop itself, or a stand-in the gateway provides (a tunnel). */
+export interface DesktopRoute {
+  host: string;
+  port: number;
+  /** Settles with a message for the user when the path to the desktop is lost mid-session. */
+  lost?: Promise<string>;
+  close(): void;
+}
+
+/** The desktop cannot be reached; `publicMessage` is for the user, the message for the log. */
+export class RouteError extends Error {
+  constructor(
+    readonly status: number,
+    readonly publicMessage: string,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = 'RouteError';
+  }
+}
+
 export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
+  /** Defaults to the app's own host and port. */
+  route?(app: AppConfig, session: string): Promise<DesktopRoute>;
   allowedOrigins: ReadonlySet<string>;
   identify(req: IncomingMessage): Promise<UpgradeCaller<P> | null>;
   authorize(caller: UpgradeCaller<P>, req: IncomingMessage, app: AppConfig, purpose: string | undefined): UpgradeDecision<C>;
@@ -148,14 +171,20 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       }
     };
     let guacd: Socket | undefined;
+    let route: DesktopRoute | undefined;
     // the browser may leave while we are still dialling guacd
-    ws.once('close', () => guacd?.destroy());
+    ws.once('close', () => {
+      guacd?.destroy();
+      route?.close();
+    });
     try {
+      route = opts.route ? await opts.route(app, id) : { host: app.host, port: app.port, close: () => undefined };
+      if (ws.readyState !== ws.OPEN) return route.close();
       guacd = await connectGuacd(g.host, g.port, g.connectTimeoutMs);
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       const result = await guacdHandshake(guacd, {
         protocol: 'rdp',
-        params: rdpParams(app, display, opts.credentials(app), decision.data),
+        params: rdpParams(app, display, opts.credentials(app), decision.data, route),
         width: display.width,
         height: display.height,
         dpi: display.dpi,
@@ -166,11 +195,17 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         name: caller.username,
         timeoutMs: g.connectTimeoutMs,
       });
-      if (ws.readyState !== ws.OPEN) return guacd.destroy();
+      if (ws.readyState !== ws.OPEN) {
+        route.close();
+        return guacd.destroy();
+      }
       ws.removeAllListeners('close');
       const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket, decision.data);
       opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
+      const r = route;
+      void r.lost?.then((message) => relay.end({ code: 519, message }, 'route to the desktop lost'));
       relay.onEnd((status, reason) => {
+        r.close();
         audit.write({ event: 'session-end', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, code: status.code, reason, durationMs: Date.now() - relay.stats.startedAt });
       });
       // guacamole-common-js treats the first instruction as the tunnel's UUID and opens the tunnel
@@ -180,6 +215,8 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       log.info({ session: id, app: app.id, user: caller.user, version: result.version }, 'desktop session started');
     } catch (err) {
       guacd?.destroy();
+      route?.close();
+      if (err instanceof RouteError) return fail(err.status, err.publicMessage, err.message);
       if (err instanceof HandshakeError) {
         const message = PUBLIC_HANDSHAKE_MESSAGE[err.status] ?? err.upstreamMessage ?? 'The remote desktop could not be opened.';
         return fail(err.status, message, err.message);

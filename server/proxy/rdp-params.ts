@@ -23,11 +23,11 @@ export interface DataPaths {
   clipboardPaste: boolean;
 }
 
-export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials, data: DataPaths): Record<string, string> {
+export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials, data: DataPaths, target: { host: string; port: number } = app): Record<string, string> {
   const r = app.rdp;
   const p: Record<string, string> = {
-    hostname: app.host,
-    port: String(app.port),
+    hostname: target.host,
+    port: String(target.port),
     security: r.security,
     'ignore-cert': String(r.ignoreCert),
     'resize-method': r.resizeMethod === 'none' ? '' : r.resizeMethod,

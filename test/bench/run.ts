@@ -330,6 +330,11 @@ async function policies() {
   };
 }
 
+if (process.env.BENCH_ONLY === 'tunnel') {
+  const { tunnelBench } = await import('./tunnel.js');
+  process.stdout.write(JSON.stringify({ tunnel: await tunnelBench() }, null, 2) + '\n');
+  process.exit(0);
+}
 if (process.env.BENCH_ONLY === 'policies') {
   process.stdout.write(JSON.stringify({ policies: await policies() }, null, 2) + '\n');
   process.exit(0);
@@ -341,6 +346,7 @@ const report = {
   relayThroughput,
   timeToFirstFrame: await timeToFirstFrame(),
   policies: await policies(),
+  tunnel: await (await import('./tunnel.js')).tunnelBench().catch((err: unknown) => ({ error: String(err) })),
 };
 process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.exit(0);

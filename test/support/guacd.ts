@@ -10,7 +10,7 @@ export type TestGuacd =
   | { kind: 'real'; host: string; port: number; describe: string; close(): Promise<void> }
   | { kind: 'standin'; host: string; port: number; describe: string; standin: GuacdStandin; close(): Promise<void> };
 
-export async function startTestGuacd(): Promise<TestGuacd> {
+export async function startTestGuacd(opts: { holdUpstream?: boolean } = {}): Promise<TestGuacd> {
   if (process.env.GUACD_HOST && process.env.GUACD_PORT) {
     const host = process.env.GUACD_HOST;
     const port = Number(process.env.GUACD_PORT);
@@ -36,6 +36,6 @@ export async function startTestGuacd(): Promise<TestGuacd> {
       },
     };
   }
-  const standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
+  const standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000, holdUpstream: opts.holdUpstream });
   return { kind: 'standin', host: standin.host, port: standin.port, standin, describe: `guacd stand-in on ${standin.host}:${standin.port} (no real guacd here)`, close: () => standin.close() };
 }

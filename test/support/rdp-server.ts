@@ -29,7 +29,19 @@ function freeDisplay(): number {
   throw new Error('no free X display');
 }
 
-export async function startRdpServer(opts: { width?: number; height?: number } = {}): Promise<RdpServer> {
+export interface RdpServerOptions {
+  width?: number;
+  height?: number;
+  /** Where the RDP server listens; default 127.0.0.1 on a free port. */
+  bindAddress?: string;
+  port?: number;
+  /** Prefix for the RDP server's command line, e.g. ['ip', 'netns', 'exec', NS]. */
+  wrap?: string[];
+  /** Replaces the wait for the port (which cannot see into a namespace). */
+  waitReady?(host: string, port: number): Promise<void>;
+}
+
+export async function startRdpServer(opts: RdpServerOptions = {}): Promise<RdpServer> {
   const width = opts.width ?? 1280;
   const height = opts.height ?? 800;
   const n = freeDisplay();
@@ -54,10 +66,13 @@ export async function startRdpServer(opts: { width?: number; height?: number } =
     // cat, not a shell: tests type into this window, and typed text must never run as a command
     start('xterm', ['-geometry', '100x30+20+20', '-fa', 'Monospace', '-fs', '14', '-bg', '#102030', '-fg', '#e0f0ff', '-e', 'cat']);
     start('xclock', ['-update', '1', '-geometry', '200x200+1000+40']);
-    const port = await freePort();
-    start('freerdp-shadow-cli', [`/port:${port}`, '/bind-address:127.0.0.1', '-auth']);
-    await waitForPort(port, '127.0.0.1', 15_000);
-    return { host: '127.0.0.1', port, display, width, height, close };
+    const host = opts.bindAddress ?? '127.0.0.1';
+    const port = opts.port ?? (await freePort());
+    const wrap = opts.wrap ?? [];
+    const shadow = ['freerdp-shadow-cli', `/port:${port}`, `/bind-address:${host}`, '-auth'];
+    start(wrap[0] ?? shadow[0]!, [...wrap.slice(1), ...(wrap.length ? shadow : shadow.slice(1))]);
+    await (opts.waitReady ? opts.waitReady(host, port) : waitForPort(port, host, 15_000));
+    return { host, port, display, width, height, close };
   } catch (err) {
     await close();
     throw err;

@@ -22,6 +22,8 @@ export interface StackOptions {
   /** Log lines land here so tests can check what was (not) logged. */
   logLines?: string[];
   accessGroups?: Record<string, unknown>;
+  /** Merged into the gateway's tunnels section; the state file and admin socket default into stateDir. */
+  tunnels?: Record<string, unknown>;
   /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
   plainHttp?: boolean;
   /** A directory whose development CA the test already uses (see `testCa`). */
@@ -93,6 +95,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // explicit allow-everyone policy unless they bring their own
     apps: (opts.apps ?? []).map((a) => ({ policies: [ALLOW_EVERYONE], ...(a as object) })),
     accessGroups: opts.accessGroups ?? {},
+    tunnels: { stateFile: path.join(stateDir, 'tunnels.json'), ...opts.tunnels },
   });
   let gateway: Gateway;
   try {

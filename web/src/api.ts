@@ -105,7 +105,8 @@ export interface AppSummary {
   name: string;
   description: string;
   icon: AppIcon;
-  status: 'ready' | 'unavailable';
+  /** offline: the desktop is reached through a tunnel whose connector is not connected now. */
+  status: 'ready' | 'unavailable' | 'offline';
   statusMessage?: string;
   /** The access policy will ask for a reason before this desktop opens. */
   needsPurpose?: boolean;
@@ -121,6 +122,11 @@ export const getMe = (signal?: AbortSignal) => apiRequest<Me>('/api/me', { signa
 
 export const getApps = (signal?: AbortSignal) =>
   apiRequest<{ apps: AppSummary[] }>('/api/apps', { signal }).then((r) => r.apps ?? []);
+
+export type AppStatus = Pick<AppSummary, 'id' | 'status' | 'statusMessage'>;
+
+export const getAppStatuses = (signal?: AbortSignal) =>
+  apiRequest<{ apps: AppStatus[] }>('/api/apps/status', { signal }).then((r) => r.apps ?? []);
 
 /**
  * Asks for a launch ticket. Without a purpose the server may refuse with

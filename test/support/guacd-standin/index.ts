@@ -51,6 +51,8 @@ export interface GuacdStandinOptions {
   inactivityTimeoutMs?: number;
   /** Limit for the TCP connect + X.224 exchange with the RDP server. */
   connectTimeoutMs?: number;
+  /** Hold each session's RDP connection open after the X.224 confirm, as guacd does. */
+  holdUpstream?: boolean;
 }
 
 interface Waiter {
@@ -68,7 +70,7 @@ class Standin extends EventEmitter implements GuacdStandin {
 
   constructor(
     private readonly server: net.Server,
-    private readonly opts: Required<Pick<GuacdStandinOptions, 'inactivityTimeoutMs' | 'connectTimeoutMs'>> & { log?: Logger },
+    private readonly opts: Required<Pick<GuacdStandinOptions, 'inactivityTimeoutMs' | 'connectTimeoutMs'>> & { log?: Logger; holdUpstream?: boolean },
   ) {
     super();
     server.on('connection', (socket) => this.accept(socket));
@@ -81,6 +83,7 @@ class Standin extends EventEmitter implements GuacdStandin {
       ...(this.opts.log ? { log: this.opts.log } : {}),
       inactivityTimeoutMs: this.opts.inactivityTimeoutMs,
       connectTimeoutMs: this.opts.connectTimeoutMs,
+      holdUpstream: this.opts.holdUpstream,
       findLive: (id) => this.sessions.find((s) => s.id === id && s.live),
       changed: () => this.checkWaiters(),
     });
@@ -144,6 +147,7 @@ export async function startGuacdStandin(opts: GuacdStandinOptions = {}): Promise
   const standin = new Standin(server, {
     inactivityTimeoutMs: opts.inactivityTimeoutMs ?? 15_000,
     connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
+    holdUpstream: opts.holdUpstream,
     ...(opts.log ? { log: opts.log } : {}),
   });
   await new Promise<void>((resolve, reject) => {

@@ -35,6 +35,8 @@ export interface SessionHooks {
   log?: Logger;
   inactivityTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Keep the RDP server connection open for the session, and end the session if it drops. */
+  holdUpstream?: boolean;
   /** Live session ids, so `select,$id` can tell a join from an unknown connection. */
   findLive(id: string): Session | undefined;
   changed(): void;
@@ -317,6 +319,10 @@ export class Session {
       cookieName: this.connectArgs.username || 'drawbridge',
       requestedProtocols: requested,
       timeoutMs: this.hooks.connectTimeoutMs,
+      hold: this.hooks.holdUpstream,
+    });
+    void this.probe.lost.then(() => {
+      if (this.phase !== 'closed') this.sendError('The remote desktop server closed the connection.', Status.UPSTREAM_UNAVAILABLE);
     });
     void this.probe.result.then((r) => {
       if (this.phase === 'closed') return;

@@ -96,12 +96,16 @@ export function parseConnectionConfirm(buf: Buffer): X224Result | undefined {
 
 export interface X224Probe {
   readonly result: Promise<X224Result>;
+  /** With `hold`: settles when the held connection closes from the server's side. */
+  readonly lost: Promise<string>;
   cancel(): void;
 }
 
 /**
  * Opens a real TCP connection, sends the Connection Request and waits for the Confirm, then hangs
  * up: the stand-in stops before TLS/MCS, so the confirm is the proof the RDP server is really there.
+ * With `hold`, the connection stays open after the confirm, as guacd's does for the whole session,
+ * and `lost` settles if the server side goes away (tests of paths that can break mid-session).
  */
 export function probeX224(opts: {
   host: string;
@@ -109,8 +113,12 @@ export function probeX224(opts: {
   cookieName: string;
   requestedProtocols: number;
   timeoutMs: number;
+  hold?: boolean;
 }): X224Probe {
   let socket: net.Socket | undefined;
+  let held = false;
+  let markLost!: (why: string) => void;
+  const lost = new Promise<string>((r) => (markLost = r));
   let timer: NodeJS.Timeout | undefined;
   let settle: ((r: X224Result) => void) | undefined;
 
@@ -120,7 +128,8 @@ export function probeX224(opts: {
       if (done) return;
       done = true;
       if (timer) clearTimeout(timer);
-      socket?.destroy();
+      held = Boolean(opts.hold) && r.state === 'confirmed';
+      if (!held) socket?.destroy();
       resolve(r);
     };
     const fail = (failure: string, guacMessage: string, status: number = Status.UPSTREAM_NOT_FOUND): void =>
@@ -152,11 +161,19 @@ export function probeX224(opts: {
         fail(`${err.code ?? 'error'}: ${err.message}`, 'Connection failed (server unreachable?)');
       }
     });
-    socket.on('close', () => fail('server closed the connection before the X.224 confirm', 'Server refused connection (wrong security type?)'));
+    socket.on('close', () => {
+      if (held) markLost('the RDP server connection closed');
+      fail('server closed the connection before the X.224 confirm', 'Server refused connection (wrong security type?)');
+    });
   });
 
   return {
     result,
-    cancel: () => settle?.({ state: 'failed', failure: 'cancelled', status: Status.SERVER_ERROR, guacMessage: 'Cancelled' }),
+    lost,
+    cancel: () => {
+      held = false;
+      socket?.destroy();
+      settle?.({ state: 'failed', failure: 'cancelled', status: Status.SERVER_ERROR, guacMessage: 'Cancelled' });
+    },
   };
 }

@@ -2,11 +2,32 @@
  * Launcher page: who am I, which desktops can I open.
  */
 import '../styles.css';
-import { ApiError, getApps } from '../api.js';
+import { ApiError, getApps, getAppStatuses } from '../api.js';
 import { requireUser, signOut, redirectToSignIn } from '../auth.js';
 import { byId } from '../dom.js';
 import { bindAppSearch } from './app-search.js';
-import { renderTile } from './app-tile.js';
+import { renderTile, updateTileStatus } from './app-tile.js';
+
+/** Tiles follow tunnels and guacd going down and coming back. */
+const STATUS_POLL_MS = 5000;
+
+function pollStatuses(items: Map<string, HTMLLIElement>): void {
+  const tick = async () => {
+    if (document.visibilityState === 'visible') {
+      try {
+        for (const s of await getAppStatuses()) {
+          const item = items.get(s.id);
+          if (item) updateTileStatus(item, s);
+        }
+      } catch (err) {
+        if (err instanceof ApiError && err.isSignedOut) return redirectToSignIn();
+        // a failed poll is retried at the next tick; the tiles keep their last known state
+      }
+    }
+    setTimeout(() => void tick(), STATUS_POLL_MS);
+  };
+  setTimeout(() => void tick(), STATUS_POLL_MS);
+}
 
 const statusLine = byId('launcher-status');
 const list = byId<HTMLUListElement>('app-list');
@@ -54,6 +75,7 @@ async function start(): Promise<void> {
   list.replaceChildren(...items);
   list.hidden = false;
   bindAppSearch(apps, items);
+  pollStatuses(new Map(apps.map((a, i) => [a.id, items[i]!])));
   document.body.dataset.loaded = 'true';
 }
 

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/load-config.js';
+import type { Logger } from '../log/logger.js';
+import { TunnelTokenError, decodeTunnelToken } from '../tunnel/tunnel-token.js';
+import { loadConnectorConfig } from './connector-config.js';
+import { runConnector } from './run-connector.js';
+
+/** Exit codes a service manager can act on: 2 bad config or token (fix, do not restart), 3 refused token. */
+export const EXIT_CONFIG = 2;
+export const EXIT_TOKEN_REFUSED = 3;
+
+export function readToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv): string {
+  let raw: string | undefined;
+  if (tokenFile) {
+    try {
+      raw = readFileSync(tokenFile, 'utf8');
+    } catch (err) {
+      throw new TunnelTokenError(`--token-file ${tokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  } else raw = env.DRAWBRIDGE_TUNNEL_TOKEN;
+  if (!raw?.trim()) throw new TunnelTokenError('no connector token: pass --token-file FILE or set DRAWBRIDGE_TUNNEL_TOKEN');
+  decodeTunnelToken(raw);
+  return raw.trim();
+}
+
+export async function connectorRun(opts: { config: string; tokenFile?: string }, log: Logger, fail: (message: string, code: number) => never): Promise<void> {
+  let token: string;
+  let config;
+  try {
+    config = loadConnectorConfig(opts.config);
+    token = readToken(opts.tokenFile, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof TunnelTokenError) fail(err.message, EXIT_CONFIG);
+    throw err;
+  }
+  const connector = await runConnector({ config, token, log });
+  let stopping = false;
+  const stop = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ drainSeconds: config.drainSeconds, streams: connector.supervisor.activeStreams() }, 'stopping: draining open streams');
+    void connector.stop().then(() => process.exit(code));
+  };
+  process.once('SIGTERM', () => stop(0));
+  process.once('SIGINT', () => stop(0));
+  void connector.fatal.then((err) => {
+    log.fatal({ reason: err.message }, 'connector stopped');
+    process.stderr.write(`connector stopped: ${err.message}\n`);
+    stop(EXIT_TOKEN_REFUSED);
+  });
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import type { Logger } from '../log/logger.js';
+import { MetricSet } from '../metrics/prometheus.js';
+import { decodeTunnelToken } from '../tunnel/tunnel-token.js';
+import { TUNNEL_PATH } from '../tunnel/tunnel-wire.js';
+import { VERSION } from '../version.js';
+import type { BackoffOptions, Clock } from './backoff.js';
+import type { ConnectorConfig } from './connector-config.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
+import type { Resolver } from './stream-handler.js';
+import { Supervisor } from './supervisor.js';
+import { TunnelConnection, type ConnectionError } from './tunnel-connection.js';
+
+export interface RunConnectorOptions {
+  config: ConnectorConfig;
+  /** The connector token, as printed by `drawbridge tunnel create`. */
+  token: string;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  backoff?: BackoffOptions;
+  resolve?: Resolver;
+}
+
+export interface RunningConnector {
+  connectorId: string;
+  gatewayUrl: string;
+  supervisor: Supervisor;
+  metrics: MetricSet;
+  metricsPort?: number;
+  /** Resolves if the connector must stop for good (wrong or revoked token). */
+  fatal: Promise<ConnectionError>;
+  stop(): Promise<void>;
+}
+
+/** HTTPS_PROXY / NO_PROXY as curl reads them: NO_PROXY lists host suffixes, or `*`. */
+export function proxyFor(target: URL, env: NodeJS.ProcessEnv): string | undefined {
+  const proxy = target.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
+  if (!proxy) return undefined;
+  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const host = target.hostname.toLowerCase();
+  if (noProxy.some((n) => n === '*' || host === n.replace(/^\./, '') || host.endsWith(n.startsWith('.') ? n : `.${n}`))) return undefined;
+  return proxy;
+}
+
+export async function runConnector(opts: RunConnectorOptions): Promise<RunningConnector> {
+  const { config, log } = opts;
+  const env = opts.env ?? process.env;
+  const token = decodeTunnelToken(opts.token);
+  const gateway = new URL(config.gateway ?? token.gateway);
+  const wsUrl = new URL(TUNNEL_PATH, gateway);
+  wsUrl.protocol = gateway.protocol === 'https:' ? 'wss:' : 'ws:';
+  // a configured CA adds to the system's; it never replaces them
+  const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
+  const proxy = proxyFor(gateway, env);
+  const agent = proxy ? new HttpsProxyAgent(proxy, ca ? { ca } : {}) : undefined;
+  const connectorId = randomUUID();
+  const metrics = new MetricSet();
+  metrics.set('drawbridge_connector_info', 'Connector build and tunnel', 1, { version: VERSION, tunnel: token.name });
+  metrics.set('drawbridge_connector_active_streams', 'Streams open now', 0);
+  metrics.add('drawbridge_connector_refused_total', 'Streams refused because no ingress rule allows the destination', 0);
+  metrics.add('drawbridge_connector_reconnects_total', 'Reconnect attempts after a connection ended or failed', 0);
+
+  const supervisor = new Supervisor({
+    connections: config.connections,
+    log,
+    metrics,
+    clock: opts.clock,
+    backoff: opts.backoff,
+    create: (index) =>
+      new TunnelConnection({
+        url: wsUrl.toString(),
+        token: opts.token.trim(),
+        index,
+        connectorId,
+        version: VERSION,
+        ca: ca?.map((c) => Buffer.from(c)),
+        agent,
+        rules: config.ingress,
+        dialTimeoutMs: config.dialTimeoutMs,
+        log: log.child({ tunnel: token.name }),
+        metrics,
+        resolve: opts.resolve,
+      }),
+  });
+  const fatal = new Promise<ConnectionError>((resolve) => supervisor.once('fatal', resolve));
+  log.info({ tunnel: token.name, gateway: gateway.origin, proxy: proxy ? new URL(proxy).host : undefined, connections: config.connections, rules: config.ingress.length, version: VERSION }, 'connector starting');
+  supervisor.start();
+  const status = await (config.metrics
+    ? startMetricsServer(config.metrics.listen, metrics, () => ({ ready: supervisor.upCount() > 0, connections: supervisor.upCount(), streams: supervisor.activeStreams() }))
+    : Promise.resolve(undefined));
+  if (status) log.info({ listen: `${config.metrics!.listen.replace(/:[0-9]+$/, '')}:${status.port}` }, 'metrics and readiness on /metrics and /ready');
+
+  return {
+    connectorId,
+    gatewayUrl: gateway.origin,
+    supervisor,
+    metrics,
+    metricsPort: status?.port,
+    fatal,
+    async stop() {
+      await supervisor.stop(config.drainSeconds * 1000);
+      await status?.close();
+      agent?.destroy();
+    },
+  };
+}

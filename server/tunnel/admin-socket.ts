@@ -1,0 +1,44 @@
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export interface AdminHandlers {
+  tunnels(): unknown;
+  /** Re-read the tunnel file now (after the CLI changed it); returns what changed. */
+  reload(): unknown;
+  metrics(): string;
+}
+
+/**
+ * A local HTTP endpoint on a Unix socket for `drawbridge tunnel list/revoke`: only someone who can
+ * open the socket file (owner-only permissions) may use it, and it never faces the network.
+ */
+export async function startAdminSocket(file: string, h: AdminHandlers): Promise<{ server: Server; close(): Promise<void> }> {
+  if (existsSync(file)) unlinkSync(file);
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const send = (status: number, body: unknown, type = 'application/json') =>
+      void res.writeHead(status, { 'content-type': type }).end(type === 'application/json' ? JSON.stringify(body) : String(body));
+    try {
+      if (req.method === 'GET' && req.url === '/tunnels') return send(200, h.tunnels());
+      if (req.method === 'POST' && req.url === '/tunnels/reload') return send(200, h.reload());
+      if (req.method === 'GET' && req.url === '/metrics') return send(200, h.metrics(), 'text/plain; version=0.0.4');
+      send(404, { error: { code: 'not_found', message: `${req.method} ${req.url}` } });
+    } catch (err) {
+      send(500, { error: { code: 'internal', message: String(err) } });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(file, () => resolve());
+  });
+  chmodSync(file, 0o600);
+  return {
+    server,
+    close: () =>
+      new Promise((resolve) =>
+        server.close(() => {
+          if (existsSync(file)) unlinkSync(file);
+          resolve();
+        }),
+      ),
+  };
+}

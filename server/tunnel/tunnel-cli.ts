@@ -1,0 +1,102 @@
+import type { Config } from '../config/schema.js';
+import { adminRequest } from './admin-client.js';
+import { TunnelStore, TunnelStoreError } from './tunnel-store.js';
+
+/** `drawbridge tunnel create|list|revoke`: what an admin runs on the gateway's machine. */
+
+export interface CliOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+type Listed = Array<{
+  name: string;
+  id: string;
+  createdAt: string;
+  revokedAt?: string;
+  up: boolean;
+  connections: Array<{ connector: string; index: number; version: string; address: string; connectedAt: string; uptimeSeconds: number; rttMs?: number; streams: number }>;
+}>;
+
+const socketOf = (config: Config) => config.tunnels.adminSocket ?? `${config.tunnels.stateFile}.sock`;
+
+export function tunnelCreate(config: Config, name: string, io: CliOutput): number {
+  try {
+    const store = new TunnelStore(config.tunnels.stateFile);
+    const { record, token } = store.create(name, config.server.publicUrl.replace(/\/$/, ''));
+    io.out(`Tunnel "${record.name}" created (id ${record.id}).\n`);
+    io.out('Connector token — shown only this once; keep it as a secret (the gateway stores only a hash):\n\n');
+    io.out(`${token}\n\n`);
+    io.out('Inside the private network, save it to a file readable only by the connector and run:\n');
+    io.out('  drawbridge connector run --token-file /etc/drawbridge/tunnel-token --config connector.yml\n');
+    io.out(`Then give apps "via: ${record.name}" in the gateway config.\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof TunnelStoreError) {
+      io.err(`tunnel create: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
+  return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
+}
+
+export async function tunnelList(config: Config, json: boolean, io: CliOutput): Promise<number> {
+  const live = await adminRequest<Listed>(socketOf(config), 'GET', '/tunnels');
+  const tunnels: Listed =
+    live ??
+    new TunnelStore(config.tunnels.stateFile).list().map((t) => ({ name: t.name, id: t.id, createdAt: t.createdAt, revokedAt: t.revokedAt, up: false, connections: [] }));
+  if (json) {
+    io.out(JSON.stringify({ gatewayRunning: live !== undefined, tunnels }, null, 2) + '\n');
+    return 0;
+  }
+  if (!live) io.err('(the gateway is not running here, or its admin socket is elsewhere: showing tunnels without live connections)\n');
+  if (tunnels.length === 0) {
+    io.out('No tunnels. Create one with `drawbridge tunnel create NAME`.\n');
+    return 0;
+  }
+  const rows = [['NAME', 'STATUS', 'CONNS', 'VERSIONS', 'ADDRESSES', 'UPTIME', 'STREAMS', 'RTT']];
+  for (const t of tunnels) {
+    const c = t.connections;
+    const status = t.revokedAt ? 'revoked' : t.up ? 'up' : 'down';
+    const uptime = c.length ? duration(Math.max(...c.map((x) => x.uptimeSeconds))) : '-';
+    const rtts = c.filter((x) => x.rttMs !== undefined).map((x) => x.rttMs!);
+    rows.push([
+      t.name,
+      status,
+      String(c.length),
+      [...new Set(c.map((x) => x.version))].join(',') || '-',
+      [...new Set(c.map((x) => x.address))].join(',') || '-',
+      uptime,
+      String(c.reduce((n, x) => n + x.streams, 0)),
+      rtts.length ? `${(rtts.reduce((a, b) => a + b, 0) / rtts.length).toFixed(1)}ms` : '-',
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.out(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  return 0;
+}
+
+export async function tunnelRevoke(config: Config, name: string, io: CliOutput): Promise<number> {
+  try {
+    const store = new TunnelStore(config.tunnels.stateFile);
+    store.revoke(name);
+  } catch (err) {
+    if (err instanceof TunnelStoreError) {
+      io.err(`tunnel revoke: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  // the gateway also notices the file change by itself; asking it directly makes the cut immediate
+  const applied = await adminRequest<{ revoked: string[] }>(socketOf(config), 'POST', '/tunnels/reload');
+  io.out(`Tunnel "${name}" revoked; its token no longer connects.\n`);
+  io.out(applied ? `The running gateway cut its live connections.\n` : `(no running gateway answered on its admin socket; the token is refused from the next start)\n`);
+  return 0;
+}

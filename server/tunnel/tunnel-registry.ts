@@ -1,0 +1,247 @@
+import { EventEmitter } from 'node:events';
+import { connect as http2Connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log/logger.js';
+import { MetricSet } from '../metrics/prometheus.js';
+import { CLOSE_REVOKED, CONNECTION_WINDOW, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './tunnel-wire.js';
+
+export interface ConnectorInfo {
+  tunnel: string;
+  tunnelId: string;
+  connectorId: string;
+  version: string;
+  index: number;
+  address: string;
+}
+
+/** One connector connection as the gateway sees it. */
+export interface LiveConnection extends ConnectorInfo {
+  id: number;
+  connectedAt: number;
+  rttMs?: number;
+  streams: number;
+  streamsTotal: number;
+  bytesToConnector: number;
+  bytesFromConnector: number;
+}
+
+/** An open stream, and a promise that settles only if it ends abnormally (its connection died, or a reset). */
+export interface TunnelStream {
+  stream: ClientHttp2Stream;
+  lost: Promise<TunnelError>;
+}
+
+export type TunnelErrorKind = 'offline' | 'refused' | 'unreachable' | 'timeout' | 'lost';
+
+/** Why a stream could not be opened; `detail` is the connector's own words, for the log. */
+export class TunnelError extends Error {
+  constructor(
+    readonly kind: TunnelErrorKind,
+    readonly tunnel: string,
+    readonly detail: string,
+  ) {
+    super(`tunnel ${tunnel}: ${kind}: ${detail}`);
+    this.name = 'TunnelError';
+  }
+}
+
+interface Entry {
+  info: LiveConnection;
+  ws: WebSocket;
+  session: ClientHttp2Session;
+  ping?: NodeJS.Timeout;
+}
+
+/**
+ * The connectors attached to this gateway, by tunnel. A new stream goes to the tunnel's connection
+ * with the fewest open streams; when a connection drops, the streams on it fail (and with them the
+ * desktops they carried), the others are untouched.
+ */
+export class TunnelRegistry extends EventEmitter {
+  private readonly byTunnel = new Map<string, Set<Entry>>();
+  private nextId = 1;
+  readonly metrics = new MetricSet();
+
+  constructor(private readonly log: Logger) {
+    super();
+  }
+
+  isUp(tunnel: string): boolean {
+    return (this.byTunnel.get(tunnel)?.size ?? 0) > 0;
+  }
+
+  connections(tunnel?: string): LiveConnection[] {
+    const sets = tunnel ? [this.byTunnel.get(tunnel) ?? new Set<Entry>()] : [...this.byTunnel.values()];
+    return sets.flatMap((s) => [...s].map((e) => ({ ...e.info })));
+  }
+
+  /** Takes over an authenticated WebSocket and runs the HTTP/2 client side over it. */
+  attach(ws: WebSocket, duplex: Duplex, info: ConnectorInfo): void {
+    const session = http2Connect('http://drawbridge-tunnel.invalid', { createConnection: () => duplex, settings: HTTP2_SETTINGS });
+    const entry: Entry = {
+      info: { ...info, id: this.nextId++, connectedAt: Date.now(), streams: 0, streamsTotal: 0, bytesToConnector: 0, bytesFromConnector: 0 },
+      ws,
+      session,
+    };
+    const labels = { tunnel: info.tunnel };
+    let attached = false;
+    const detach = (why: string) => {
+      if (!attached) return;
+      attached = false;
+      clearInterval(entry.ping);
+      const set = this.byTunnel.get(info.tunnel);
+      set?.delete(entry);
+      if (set && set.size === 0) this.byTunnel.delete(info.tunnel);
+      this.updateGauges(info.tunnel);
+      this.log.warn({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, reason: why }, 'connector connection ended');
+      this.emit('change', info.tunnel);
+    };
+    session.on('error', (err) => {
+      detach(`session error: ${err.message}`);
+      session.destroy();
+    });
+    session.on('close', () => {
+      detach('session closed');
+      if (ws.readyState === ws.OPEN) ws.close(1001);
+    });
+    ws.on('close', () => {
+      detach('WebSocket closed');
+      session.destroy();
+    });
+    session.once('remoteSettings', () => {
+      if (ws.readyState !== ws.OPEN) return;
+      session.setLocalWindowSize(CONNECTION_WINDOW);
+      attached = true;
+      let set = this.byTunnel.get(info.tunnel);
+      if (!set) this.byTunnel.set(info.tunnel, (set = new Set()));
+      set.add(entry);
+      this.metrics.add('drawbridge_tunnel_connects_total', 'Connector connections accepted', 1, labels);
+      this.updateGauges(info.tunnel);
+      this.log.info({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, version: info.version, address: info.address }, 'connector connected');
+      this.startPings(entry);
+      this.emit('change', info.tunnel);
+    });
+  }
+
+  private startPings(entry: Entry): void {
+    let outstanding = false;
+    entry.ping = setInterval(() => {
+      if (outstanding) {
+        this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${PING_TIMEOUT_MS} ms; dropping it`);
+        entry.session.destroy();
+        entry.ws.terminate();
+        return;
+      }
+      outstanding = true;
+      const sent = entry.session.ping((err, ms) => {
+        outstanding = false;
+        if (err) return;
+        entry.info.rttMs = ms;
+        this.metrics.set('drawbridge_tunnel_rtt_ms', 'Round-trip time to the connector (HTTP/2 ping)', ms, { tunnel: entry.info.tunnel, connection: String(entry.info.id) });
+      });
+      if (!sent) outstanding = false;
+    }, Math.min(PING_INTERVAL_MS, PING_TIMEOUT_MS));
+    entry.ping.unref();
+  }
+
+  private updateGauges(tunnel: string): void {
+    const set = this.byTunnel.get(tunnel);
+    this.metrics.set('drawbridge_tunnel_connections', 'Connector connections up, per tunnel', set?.size ?? 0, { tunnel });
+    this.metrics.set('drawbridge_tunnel_active_streams', 'Streams open through the tunnel', [...(set ?? [])].reduce((n, e) => n + e.info.streams, 0), { tunnel });
+    this.metrics.set('drawbridge_tunnel_up', '1 while at least one connector connection is up', set?.size ? 1 : 0, { tunnel });
+    if (!set) for (const key of ['drawbridge_tunnel_rtt_ms']) this.metrics.forget(key, { tunnel });
+  }
+
+  /**
+   * Asks the tunnel's connector for a TCP connection to host:port. Resolves once the connector has
+   * connected (HTTP/2 200); rejects with why not.
+   */
+  openStream(tunnel: string, host: string, port: number, timeoutMs: number): Promise<TunnelStream> {
+    const set = this.byTunnel.get(tunnel);
+    if (!set || set.size === 0) return Promise.reject(new TunnelError('offline', tunnel, 'no connector is connected'));
+    let best: Entry | undefined;
+    for (const e of set) if (!e.session.closed && !e.session.destroyed && (!best || e.info.streams < best.info.streams)) best = e;
+    if (!best) return Promise.reject(new TunnelError('offline', tunnel, 'no connector connection is usable'));
+    const entry = best;
+    const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const labels = { tunnel };
+    let markLost!: (e: TunnelError) => void;
+    const lost = new Promise<TunnelError>((r) => (markLost = r));
+    return new Promise((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = entry.session.request({ ':method': 'CONNECT', ':authority': authority }, { endStream: false });
+      } catch (err) {
+        return reject(new TunnelError('offline', tunnel, `cannot open a stream: ${(err as Error).message}`));
+      }
+      entry.info.streams++;
+      entry.info.streamsTotal++;
+      this.metrics.add('drawbridge_tunnel_streams_total', 'Streams opened through the tunnel', 1, labels);
+      this.updateGauges(tunnel);
+      let settled = false;
+      const timer = setTimeout(() => {
+        fail(new TunnelError('timeout', tunnel, `no answer from the connector for ${authority} within ${timeoutMs} ms`));
+        stream.close(h2.NGHTTP2_CANCEL);
+      }, timeoutMs);
+      const fail = (err: TunnelError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      };
+      stream.once('close', () => {
+        // a stream whose connection was destroyed still reports rstCode 0 and an ended readable side
+        if (entry.session.destroyed || entry.session.closed || stream.rstCode !== h2.NGHTTP2_NO_ERROR) {
+          markLost(new TunnelError('lost', tunnel, entry.session.destroyed ? 'the connector connection carrying it ended' : `reset with code ${stream.rstCode}`));
+        }
+        entry.info.streams--;
+        this.updateGauges(tunnel);
+        fail(new TunnelError('lost', tunnel, `the stream to ${authority} closed before the connector answered`));
+      });
+      stream.on('error', (err) => fail(new TunnelError('lost', tunnel, err.message)));
+      stream.once('response', (headers) => {
+        const status = Number(headers[':status']);
+        const why = String(headers[HEADER_REFUSAL] ?? '');
+        if (status === 200) {
+          settled = true;
+          clearTimeout(timer);
+          return resolve({ stream, lost });
+        }
+        if (status === 403) {
+          this.metrics.add('drawbridge_tunnel_refused_total', 'Streams the connector refused (outside its ingress rules)', 1, labels);
+          this.log.warn({ tunnel, dest: authority, reason: why }, 'connector refused the destination');
+          fail(new TunnelError('refused', tunnel, why || `${authority} refused`));
+        } else fail(new TunnelError('unreachable', tunnel, why || `connector answered ${status}`));
+        stream.close();
+      });
+    });
+  }
+
+  /** Bytes a finished stream carried, counted once from its TCP side (no per-chunk accounting). */
+  countBytes(tunnel: string, toConnector: number, fromConnector: number): void {
+    this.metrics.add('drawbridge_tunnel_bytes_total', 'Bytes carried through the tunnel', toConnector, { tunnel, direction: 'to_connector' });
+    this.metrics.add('drawbridge_tunnel_bytes_total', 'Bytes carried through the tunnel', fromConnector, { tunnel, direction: 'from_connector' });
+  }
+
+  /** Cuts every connection of a tunnel (revoked): the desktops on it end, the connector is told why. */
+  disconnect(tunnel: string, reason: string): number {
+    const set = this.byTunnel.get(tunnel);
+    if (!set) return 0;
+    const n = set.size;
+    for (const e of [...set]) {
+      e.session.destroy();
+      e.ws.close(CLOSE_REVOKED, reason.slice(0, 120));
+      setTimeout(() => e.ws.terminate(), 1000).unref();
+    }
+    return n;
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const set of this.byTunnel.values()) for (const e of [...set]) {
+      e.session.destroy();
+      e.ws.close(code, reason);
+      setTimeout(() => e.ws.terminate(), 500).unref();
+    }
+  }
+}

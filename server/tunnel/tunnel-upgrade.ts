@@ -1,0 +1,96 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Logger } from '../log/logger.js';
+import { decodeTunnelToken, TunnelTokenError } from './tunnel-token.js';
+import type { TunnelRegistry } from './tunnel-registry.js';
+import type { TunnelStore } from './tunnel-store.js';
+import { HEADER_CONNECTION_INDEX, HEADER_CONNECTOR_ID, HEADER_CONNECTOR_VERSION, MAX_WS_PAYLOAD, TUNNEL_SUBPROTOCOL } from './tunnel-wire.js';
+
+export interface TunnelUpgradeOptions {
+  store: TunnelStore;
+  registry: TunnelRegistry;
+  audit: AuditLog;
+  log: Logger;
+  clientIp(req: IncomingMessage): string | undefined;
+  /** More connections than this for one tunnel are refused: a stolen token cannot pile them up. */
+  maxConnectionsPerTunnel?: number;
+}
+
+function reject(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const text = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v.slice(0, 100) : '';
+};
+
+/**
+ * The connectors' door. A connector is not a browser: it proves itself with its tunnel token in
+ * the Authorization header, which a web page cannot set on a WebSocket, and a request carrying an
+ * Origin (every browser sends one) is refused outright.
+ */
+export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: MAX_WS_PAYLOAD,
+    skipUTF8Validation: true,
+    handleProtocols: (p) => (p.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
+  });
+  const max = opts.maxConnectionsPerTunnel ?? 16;
+  const { log, audit } = opts;
+
+  return (req, socket, head) => {
+    const ip = opts.clientIp(req);
+    const deny = (status: number, code: string, message: string, reason: string, tunnel?: string) => {
+      log.warn({ ip, tunnel, reason }, `tunnel connection refused: ${reason}`);
+      audit.write({ event: 'tunnel-connect', result: 'denied', ip, tunnel, reason });
+      reject(socket, status, code, message);
+    };
+    if (req.headers.origin) return deny(403, 'origin_rejected', 'Tunnel connections do not come from web pages.', `request carries an Origin (${String(req.headers.origin).slice(0, 100)})`);
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer (\S+)$/.exec(auth);
+    if (!m) return deny(401, 'tunnel_token_missing', 'A connector token is required.', 'no bearer token');
+    let token;
+    try {
+      token = decodeTunnelToken(m[1]!);
+    } catch (err) {
+      return deny(401, 'tunnel_token_invalid', 'The connector token is not valid.', err instanceof TunnelTokenError ? err.message : 'unreadable token');
+    }
+    try {
+      opts.store.reloadIfChanged();
+    } catch (err) {
+      log.error({ err: String(err) }, 'tunnel state file unreadable; keeping the tunnels last read');
+    }
+    const check = opts.store.check(token);
+    if (!check.ok) {
+      // one answer for every failure: the caller learns nothing about which tunnels exist
+      return deny(401, 'tunnel_token_invalid', 'The connector token is not valid.', check.reason.replace('_', ' '), token.name);
+    }
+    const tunnel = check.tunnel.name;
+    if (opts.registry.connections(tunnel).length >= max) return deny(429, 'too_many_connections', `At most ${max} connections per tunnel.`, `over ${max} connections`, tunnel);
+    if (!req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes(TUNNEL_SUBPROTOCOL)) {
+      return deny(400, 'bad_subprotocol', `Use the "${TUNNEL_SUBPROTOCOL}" subprotocol.`, 'wrong subprotocol', tunnel);
+    }
+    const info = {
+      tunnel,
+      tunnelId: check.tunnel.id,
+      connectorId: header(req, HEADER_CONNECTOR_ID) || 'unknown',
+      version: header(req, HEADER_CONNECTOR_VERSION) || 'unknown',
+      index: Number(header(req, HEADER_CONNECTION_INDEX)) || 0,
+      address: ip ?? 'unknown',
+    };
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+      const duplex = createWebSocketStream(ws);
+      duplex.on('error', () => undefined);
+      audit.write({ event: 'tunnel-connect', result: 'success', ip, tunnel, reason: `connector ${info.connectorId} connection ${info.index} version ${info.version}` });
+      opts.registry.attach(ws, duplex, info);
+    });
+  };
+}

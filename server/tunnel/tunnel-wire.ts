@@ -1,0 +1,35 @@
+import type { Settings } from 'node:http2';
+
+/**
+ * What gateway and connector agree on. The connector dials the gateway's public port, upgrades
+ * to a WebSocket at TUNNEL_PATH, and then the two speak HTTP/2 over the WebSocket's bytes — the
+ * connector as the HTTP/2 server — one CONNECT stream per TCP connection it makes inside its
+ * network. HTTP/2 brings per-stream flow control, so a busy desktop cannot starve the others.
+ */
+export const TUNNEL_PATH = '/_drawbridge/tunnel';
+export const TUNNEL_SUBPROTOCOL = 'drawbridge-tunnel.v1';
+
+export const HEADER_CONNECTOR_ID = 'drawbridge-connector-id';
+export const HEADER_CONNECTOR_VERSION = 'drawbridge-connector-version';
+export const HEADER_CONNECTION_INDEX = 'drawbridge-connection-index';
+/** On a refused stream: why, for the gateway's log and the user's message. */
+export const HEADER_REFUSAL = 'drawbridge-refusal';
+
+/** WebSocket close codes the gateway uses to tell a connector why it was cut. */
+export const CLOSE_REVOKED = 4401;
+export const CLOSE_GATEWAY_SHUTDOWN = 4503;
+
+const MiB = 1 << 20;
+
+/**
+ * A stream window of 1 MiB keeps one stream busy at a few hundred MB/s on a LAN round trip,
+ * while the 16 MiB connection window is shared, so with many busy streams each gets its turn.
+ * Frames of 64 KiB keep a small keystroke from waiting behind a large bulk frame.
+ */
+export const HTTP2_SETTINGS: Settings = { initialWindowSize: MiB, maxFrameSize: 64 * 1024, enablePush: false, maxConcurrentStreams: 4096 };
+export const CONNECTION_WINDOW = 16 * MiB;
+/** WebSocket messages carry HTTP/2 frames; never more than a few frames each. */
+export const MAX_WS_PAYLOAD = 16 * MiB;
+
+export const PING_INTERVAL_MS = 10_000;
+export const PING_TIMEOUT_MS = 15_000;

@@ -1,0 +1,167 @@
+import { lookup } from 'node:dns/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Logger } from '../log/logger.js';
+import { startAdminSocket } from './admin-socket.js';
+import { startHandoff } from './guacd-handoff.js';
+import { TunnelError, TunnelRegistry } from './tunnel-registry.js';
+import { TunnelStore } from './tunnel-store.js';
+import { createTunnelUpgradeHandler } from './tunnel-upgrade.js';
+import { CLOSE_GATEWAY_SHUTDOWN } from './tunnel-wire.js';
+
+export interface TunnelsConfig {
+  stateFile: string;
+  adminSocket?: string;
+  handoff: { listen: string; advertise?: string; timeoutSeconds: number };
+  /** Addresses guacd connects from; defaults to what guacd's host name resolves to. */
+  guacdAddresses?: string[];
+  openTimeoutMs: number;
+}
+
+export interface TunnelRoute {
+  host: string;
+  port: number;
+  lost: Promise<string>;
+  close(): void;
+}
+
+/** What the user is told when a tunnelled desktop cannot be reached. */
+export function publicTunnelMessage(err: TunnelError): string {
+  switch (err.kind) {
+    case 'offline':
+      return `The connector for this desktop's network (${err.tunnel}) is offline. Try again when it is back, or tell your administrator.`;
+    case 'refused':
+      return `The connector for this desktop's network (${err.tunnel}) does not allow this destination. Tell your administrator (the connector's ingress rules).`;
+    case 'timeout':
+      return `The connector for this desktop's network (${err.tunnel}) did not answer in time. Try again.`;
+    case 'unreachable':
+      return `The desktop did not answer inside its network (via ${err.tunnel}). It may be turned off; try again or tell your administrator.`;
+    case 'lost':
+      return `The connection to this desktop's network (${err.tunnel}) was lost. Open the desktop again.`;
+  }
+}
+
+async function addressesOf(host: string): Promise<string[]> {
+  if (isIP(host)) return [host];
+  try {
+    return (await lookup(host, { all: true })).map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The gateway's half of the tunnels: the connectors' WebSocket door, the live registry, the
+ * per-session handoff listeners guacd dials, the tunnel state file and the admin socket.
+ */
+export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
+  const log = deps.log.child({ module: 'tunnels' });
+  const store = new TunnelStore(cfg.stateFile);
+  const registry = new TunnelRegistry(log);
+  const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp });
+
+  /** After the state file changed: cut connectors of tunnels that are now revoked or gone. */
+  const applyStore = () => {
+    try {
+      store.reload();
+    } catch (err) {
+      log.error({ err: String(err) }, 'tunnel state file unreadable; keeping the tunnels last read');
+      return { revoked: [] as string[] };
+    }
+    const revoked: string[] = [];
+    for (const c of registry.connections()) {
+      const t = store.list().find((x) => x.id === c.tunnelId);
+      if (t && !t.revokedAt) continue;
+      if (!revoked.includes(c.tunnel)) revoked.push(c.tunnel);
+    }
+    for (const name of revoked) {
+      const n = registry.disconnect(name, 'tunnel revoked');
+      log.warn({ tunnel: name, connections: n }, 'tunnel revoked; its connectors were cut');
+      deps.audit.write({ event: 'tunnel-revoke', result: 'success', tunnel: name, reason: `${n} connections cut` });
+    }
+    return { revoked };
+  };
+
+  // the CLI replaces the file by rename, so watch the directory, not the file's old inode
+  let watcher: FSWatcher | undefined;
+  try {
+    let debounce: NodeJS.Timeout | undefined;
+    watcher = watch(path.dirname(path.resolve(cfg.stateFile)), (_e, name) => {
+      if (name !== path.basename(cfg.stateFile)) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void applyStore(), 50);
+    });
+    watcher.unref();
+  } catch (err) {
+    log.warn({ err: String(err) }, 'cannot watch the tunnel state file; revocations apply at the next connector connect or `drawbridge tunnel revoke`');
+  }
+
+  const listTunnels = () => {
+    const now = Date.now();
+    return store.list().map((t) => ({
+      name: t.name,
+      id: t.id,
+      createdAt: t.createdAt,
+      revokedAt: t.revokedAt,
+      up: registry.isUp(t.name),
+      connections: registry.connections(t.name).map((c) => ({
+        connector: c.connectorId,
+        index: c.index,
+        version: c.version,
+        address: c.address,
+        connectedAt: new Date(c.connectedAt).toISOString(),
+        uptimeSeconds: Math.round((now - c.connectedAt) / 1000),
+        rttMs: c.rttMs,
+        streams: c.streams,
+        streamsTotal: c.streamsTotal,
+      })),
+    }));
+  };
+  const adminFile = cfg.adminSocket ?? `${cfg.stateFile}.sock`;
+  const admin = await startAdminSocket(adminFile, { tunnels: listTunnels, reload: applyStore, metrics: () => registry.metrics.render() });
+
+  /**
+   * Opens a stream to the desktop through its tunnel, then a one-connection listener for guacd
+   * to dial in its place.
+   */
+  const route = async (tunnel: string, host: string, port: number, session: string): Promise<TunnelRoute> => {
+    const { stream, lost: lostStream } = await registry.openStream(tunnel, host, port, cfg.openTimeoutMs);
+    const peers = new Set((cfg.guacdAddresses ?? (await addressesOf(deps.guacdHost()))).map((a) => a.replace(/^::ffff:/i, '')));
+    // guacd on loopback may come from either loopback family
+    if (peers.has('127.0.0.1') || peers.has('::1') || deps.guacdHost() === 'localhost') ['127.0.0.1', '::1'].forEach((a) => peers.add(a));
+    const lost = lostStream.then((err) => {
+      log.warn({ session, reason: err.detail }, 'tunnel stream lost mid-session');
+      return publicTunnelMessage(err);
+    });
+    const handoff = await startHandoff(stream, {
+      listenHost: cfg.handoff.listen,
+      advertiseHost: cfg.handoff.advertise,
+      allowedPeers: peers,
+      timeoutMs: cfg.handoff.timeoutSeconds * 1000,
+      log: log.child({ session, tunnel }),
+      onBytes: (to, from) => registry.countBytes(tunnel, to, from),
+    });
+    return { host: handoff.host, port: handoff.port, lost, close: handoff.close };
+  };
+
+  return {
+    store,
+    registry,
+    upgrade,
+    route,
+    applyStore,
+    listTunnels,
+    adminSocket: adminFile,
+    async close() {
+      watcher?.close();
+      registry.closeAll(CLOSE_GATEWAY_SHUTDOWN, 'gateway shutting down');
+      await admin.close();
+    },
+  };
+}
+
+export type Tunnels = Awaited<ReturnType<typeof startTunnels>>;
+export { TunnelError };

@@ -1,0 +1,228 @@
+/**
+ * Tunnel benchmark (issue 3/4): gateway + connector vs raw TCP vs an OpenSSH reverse tunnel
+ * (`ssh -R` with a session, aes128-gcm), all on loopback in the same run. Every party is its own
+ * process, as in production; the load (clients) runs here.
+ */
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MiB = 1024 * 1024;
+const RUNS = Number(process.env.BENCH_TUNNEL_RUNS ?? 3);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+function forkChild(file: string, env: NodeJS.ProcessEnv): ChildProcess {
+  return fork(path.join(here, file), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+function nextMessage<T>(p: ChildProcess, pred: (m: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: T) => {
+      if (!pred(m)) return;
+      p.off('message', on);
+      resolve(m);
+    };
+    p.on('message', on);
+  });
+}
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, noDelay: true });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** `streams` connections each pulling `mibEach` MiB; total MB/s over the wall time. */
+async function throughput(port: number, streams: number, mibEach: number): Promise<number> {
+  const t0 = performance.now();
+  const got = await Promise.all(
+    Array.from({ length: streams }, async () => {
+      const s = await open(port);
+      const req = Buffer.alloc(5);
+      req.write('S');
+      req.writeUInt32BE(mibEach, 1);
+      s.write(req);
+      let n = 0;
+      s.on('data', (d: Buffer) => (n += d.length));
+      await new Promise((r) => s.once('close', r));
+      return n;
+    }),
+  );
+  const total = got.reduce((a, b) => a + b, 0);
+  if (total !== streams * mibEach * MiB) throw new Error(`received ${total} of ${streams * mibEach * MiB} bytes`);
+  return total / MiB / ((performance.now() - t0) / 1000);
+}
+
+async function roundTrips(port: number, n: number): Promise<number[]> {
+  const s = await open(port);
+  s.write('E');
+  const payload = Buffer.alloc(64, 0x61);
+  const times: number[] = [];
+  for (let i = 0; i < n + 200; i++) {
+    const t0 = performance.now();
+    let left = 64;
+    const done = new Promise<void>((resolve) => {
+      const on = (d: Buffer) => {
+        left -= d.length;
+        if (left <= 0) {
+          s.off('data', on);
+          resolve();
+        }
+      };
+      s.on('data', on);
+    });
+    s.write(payload);
+    await done;
+    if (i >= 200) times.push((performance.now() - t0) * 1000);
+  }
+  s.destroy();
+  return times;
+}
+
+/** Connect, first byte echoed: what a new desktop connection waits for before anything moves. */
+async function setups(port: number, n: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const s = await open(port);
+    s.write('Ex');
+    await new Promise((r) => s.once('data', r));
+    times.push(performance.now() - t0);
+    s.destroy();
+  }
+  return times;
+}
+
+/** 128 streams pulling at once for `ms`: how evenly the path shares. */
+async function fairness(port: number, streams: number, ms: number) {
+  const socks = await Promise.all(Array.from({ length: streams }, () => open(port)));
+  const counts = socks.map(() => 0);
+  socks.forEach((s, i) => {
+    s.on('data', (d: Buffer) => (counts[i]! += d.length));
+    s.on('error', () => undefined);
+    s.write('F');
+  });
+  await new Promise((r) => setTimeout(r, ms));
+  const snapshot = [...counts];
+  socks.forEach((s) => s.destroy());
+  const avg = snapshot.reduce((a, b) => a + b, 0) / streams;
+  return { streams, seconds: ms / 1000, totalMBps: round((avg * streams) / MiB / (ms / 1000)), minShareOfAverage: round(Math.min(...snapshot) / avg, 3), maxShareOfAverage: round(Math.max(...snapshot) / avg, 3) };
+}
+
+async function measure(port: number) {
+  const one: number[] = [];
+  const sixteen: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    one.push(await throughput(port, 1, 256));
+    sixteen.push(await throughput(port, 16, 32));
+  }
+  const rtt = await roundTrips(port, 2000);
+  const setup = await setups(port, 200);
+  return {
+    mbps1Stream: round(median(one)),
+    mbps16Streams: round(median(sixteen)),
+    rtt64BytesUs: { p50: round(pct(rtt, 0.5), 1), p99: round(pct(rtt, 0.99), 1) },
+    newStreamMs: { p50: round(pct(setup, 0.5), 3), p99: round(pct(setup, 0.99), 3) },
+  };
+}
+
+async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; close(): void } | { skipped: string }> {
+  if (spawnSync('sh', ['-c', 'command -v ssh && test -x /usr/sbin/sshd']).status !== 0) return { skipped: 'OpenSSH server not installed (apt-get install openssh-server openssh-client)' };
+  const ssh = path.join(dir, 'ssh');
+  mkdirSync(ssh, { mode: 0o700 });
+  mkdirSync('/run/sshd', { recursive: true });
+  for (const k of ['host', 'client']) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(ssh, k)]);
+  const { readFileSync } = await import('node:fs');
+  writeFileSync(path.join(ssh, 'authorized_keys'), readFileSync(path.join(ssh, 'client.pub')), { mode: 0o600 });
+  const sshdPort = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    path.join(ssh, 'sshd_config'),
+    [`Port ${sshdPort}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(ssh, 'host')}`, `AuthorizedKeysFile ${path.join(ssh, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'StrictModes no', 'UsePAM no', `PidFile ${path.join(ssh, 'sshd.pid')}`, 'AllowTcpForwarding yes', 'Ciphers aes128-gcm@openssh.com', ''].join('\n'),
+  );
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(ssh, 'sshd_config')], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const user = (await import('node:os')).userInfo().username;
+  // "with a session": a remote command keeps a session channel open, as an interactive user would
+  const client = spawn('ssh', ['-p', String(sshdPort), '-i', path.join(ssh, 'client'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=INFO', '-o', 'Ciphers=aes128-gcm@openssh.com', '-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:${destPort}`, `${user}@127.0.0.1`, 'sleep 3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`ssh -R did not start: ${err}`)), 15_000);
+    const on = (d: Buffer) => {
+      err += d.toString();
+      const m = /Allocated port (\d+)/.exec(err);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    };
+    client.stderr.on('data', on);
+    client.stdout.on('data', on);
+  });
+  return {
+    port,
+    close() {
+      client.kill('SIGKILL');
+      sshd.kill('SIGKILL');
+    },
+  };
+}
+
+export async function tunnelBench() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbx-tunnel-bench-'));
+  const children: ChildProcess[] = [];
+  let ssh: Awaited<ReturnType<typeof startSshReverse>> | undefined;
+  try {
+    const dest = forkChild('tunnel-dest.js', {});
+    children.push(dest);
+    const { port: destPort } = await nextMessage<{ port: number }>(dest);
+
+    const gateway = forkChild('tunnel-gateway.js', { BENCH_DIR: dir });
+    children.push(gateway);
+    const gw = await nextMessage<{ port: number; caFile: string; token: string }>(gateway, (m) => 'token' in m);
+    const connector = forkChild('tunnel-connector.js', { BENCH_GATEWAY: `https://127.0.0.1:${gw.port}`, BENCH_CA: gw.caFile, BENCH_TOKEN: gw.token, BENCH_DEST_PORT: String(destPort) });
+    children.push(connector);
+    await nextMessage<{ up: number }>(connector, (m) => m.up === 2);
+    gateway.send({ cmd: 'forward', host: '127.0.0.1', port: destPort });
+    const { forwardPort } = await nextMessage<{ forwardPort: number }>(gateway, (m) => 'forwardPort' in m);
+
+    const raw = await measure(destPort);
+    const ours = await measure(forwardPort);
+    gateway.send({ cmd: 'handoff', host: '127.0.0.1', port: destPort, n: 200 });
+    const { times: handoff } = await nextMessage<{ times: number[] }>(gateway, (m) => 'times' in m);
+    const oursFair = await fairness(forwardPort, 128, 3000);
+
+    ssh = await startSshReverse(dir, destPort);
+    const sshResult = 'skipped' in ssh ? ssh : await measure(ssh.port);
+    const sshFair = 'skipped' in ssh ? undefined : await fairness(ssh.port, 128, 3000);
+
+    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50) };
+    return {
+      note: 'loopback, every party its own process; ours = HTTP/2 over a TLS WebSocket, gateway + connector (2 connections); ssh = ssh -R with a session, aes128-gcm',
+      rawTcp: raw,
+      drawbridge: { ...ours, perDesktopSetupMs: { p50: round(pct(handoff, 0.5), 3), p99: round(pct(handoff, 0.99), 3), what: 'tunnel stream + one-shot handoff listener + guacd-side connect + first echo' }, fairness128: oursFair },
+      sshReverse: sshFair ? { ...sshResult, fairness128: sshFair } : sshResult,
+      ratios: { vsRawTcp: { throughput1Stream: round(ours.mbps1Stream / raw.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / raw.mbps16Streams) }, vsSshReverse: vsSsh },
+      targets: {
+        throughputAtLeastSsh: vsSsh ? vsSsh.throughput1Stream >= 1 && vsSsh.throughput16Streams >= 1 : 'not measured',
+        newStreamP50Under2ms: ours.newStreamMs.p50 < 2,
+        no128StreamBelowQuarterShare: oursFair.minShareOfAverage >= 0.25,
+      },
+    };
+  } finally {
+    if (ssh && !('skipped' in ssh)) ssh.close();
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,246 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startStack, type Stack } from '../support/stack.js';
+import { startTestGuacd, type TestGuacd } from '../support/guacd.js';
+import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
+import { signIn, type HttpClient } from '../support/http-client.js';
+import { launchToken, openDesktop } from '../support/desktop-client.js';
+import { spawnConnector, startConnector, until } from '../support/connector.js';
+import { TUNNEL_PATH, TUNNEL_SUBPROTOCOL } from '../../server/tunnel/tunnel-wire.js';
+
+/**
+ * The tunnel on loopback, with the real RDP server behind it: launches through the connector,
+ * refusals by the connector's ingress rules, revocation, a connector killed mid-session, and a
+ * leak count after many streams. (Network-namespace isolation is proven in tunnel-netns.e2e.)
+ */
+const noRdp = rdpServerUnavailable();
+
+describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
+  let guacd: TestGuacd;
+  let rdp: RdpServer;
+  let stack: Stack;
+  let alice: HttpClient;
+  let caFile: string;
+  let echo: Server;
+  let echoPort: number;
+
+  beforeAll(async () => {
+    // the stand-in keeps the RDP connection open like guacd, so a tunnel drop mid-session shows
+    guacd = await startTestGuacd({ holdUpstream: true });
+    rdp = await startRdpServer({ width: 1024, height: 768 });
+    echo = createServer((s) => s.pipe(s).on('error', () => undefined));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoPort = (echo.address() as { port: number }).port;
+    stack = await startStack({
+      guacd,
+      apps: [
+        { id: 'office-pc', name: 'Office PC', host: rdp.host, port: rdp.port, via: 'office-1', rdp: { ignoreCert: true } },
+        // a destination the connector's rules do not name: the connector must refuse it
+        { id: 'forbidden', name: 'Forbidden', host: '127.0.0.1', port: echoPort, via: 'office-1', rdp: { ignoreCert: true } },
+        { id: 'other-site', name: 'Other site', host: rdp.host, port: rdp.port, via: 'office-2', rdp: { ignoreCert: true } },
+      ],
+    });
+    caFile = path.join(stack.stateDir, 'dev-ca.pem');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(caFile, stack.caPem);
+    alice = stack.client();
+    await signIn(alice, stack.url, 'alice@contoso.example', 'alice');
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.close();
+    await rdp?.close();
+    await guacd?.close();
+    echo?.close();
+  });
+
+  const rules = () => [{ allow: `tcp://127.0.0.1:${rdp.port}` }, { deny: 'all' }];
+  const tileStatus = async (id: string) => {
+    const res = await alice.request(`${stack.url}/api/apps/status`);
+    const body = (await res.json()) as { apps: Array<{ id: string; status: string; statusMessage?: string }> };
+    if (!body.apps) throw new Error(`status answered ${res.status}: ${JSON.stringify(body)}`);
+    return body.apps.find((a) => a.id === id);
+  };
+
+  it('opens a desktop through the connector; guacd reaches the RDP server only via the tunnel', async () => {
+    const { token } = stack.gateway.tunnels.store.create('office-1', stack.url);
+    expect((await tileStatus('office-pc'))?.status).toBe('offline');
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
+    try {
+      await until('both connections up', () => stack.gateway.tunnels.registry.connections('office-1').length === 2);
+      expect((await tileStatus('office-pc'))?.status).toBe('ready');
+      const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
+      await conn.waitFor((i) => i[0] === 'sync', 15_000);
+      if (guacd.kind === 'standin') {
+        const s = await guacd.standin.waitForSession((x) => x.rdp.state !== 'pending' && !!x.connectArgs.hostname);
+        await until('X.224 answer', () => s.rdp.state !== 'pending');
+        // guacd was given the gateway's one-time handoff address, never the desktop's own
+        expect(s.connectArgs.hostname).toBe('127.0.0.1');
+        expect(Number(s.connectArgs.port)).not.toBe(rdp.port);
+        expect(s.rdp.state).toBe('confirmed');
+      }
+      expect(stack.gateway.tunnels.registry.connections('office-1').reduce((n, c) => n + c.streams, 0)).toBe(1);
+      conn.ws.close();
+      await conn.closed;
+      await until('stream closed', () => stack.gateway.tunnels.registry.connections('office-1').every((c) => c.streams === 0));
+      await until('connector stream closed', () => connector.metrics.value('drawbridge_connector_active_streams') === 0);
+      expect(connector.metrics.value('drawbridge_connector_streams_total')).toBe(1);
+      expect(connector.metrics.render()).toMatch(/drawbridge_connector_rtt_ms|drawbridge_connector_connections 2/);
+    } finally {
+      await connector.stop();
+    }
+    await until('tile offline', async () => (await tileStatus('office-pc'))?.status === 'offline');
+  }, 60_000);
+
+  it('the connector refuses a destination outside its ingress rules, whatever the gateway asks', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 1 });
+    try {
+      await until('connected', () => stack.gateway.tunnels.registry.isUp('office-1'));
+      const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'forbidden') });
+      const err = await conn.waitFor((i) => i[0] === 'error');
+      expect(err[1]).toMatch(/does not allow this destination/);
+      expect(err[2]).toBe('519');
+      expect(connector.metrics.value('drawbridge_connector_refused_total')).toBe(1);
+      expect(connector.lines.some((l) => l.includes(`refused 127.0.0.1:${echoPort}: denied by ingress rule 1`))).toBe(true);
+      // and straight at the registry, bypassing the app config entirely
+      await expect(stack.gateway.tunnels.registry.openStream('office-1', '10.1.2.3', 3389, 2000)).rejects.toMatchObject({ kind: 'refused' });
+      await expect(stack.gateway.tunnels.registry.openStream('office-1', 'localhost', echoPort, 2000)).rejects.toMatchObject({ kind: 'refused' });
+      expect(connector.metrics.value('drawbridge_connector_refused_total')).toBe(3);
+    } finally {
+      await connector.stop();
+    }
+  }, 30_000);
+
+  it('an unknown tunnel makes a clear message, not a hang', async () => {
+    const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'other-site') });
+    const err = await conn.waitFor((i) => i[0] === 'error');
+    expect(err[1]).toMatch(/connector for this desktop's network \(office-2\) is offline/);
+  });
+
+  /** guacd holds an RDP connection through the tunnel now (checked with the stand-in; a real guacd has one once drawing). */
+  async function rdpConnected() {
+    if (guacd.kind !== 'standin') return;
+    const s = guacd.standin.sessions.at(-1)!;
+    await until('X.224 confirmed through the tunnel', () => s.rdp.state === 'confirmed', 10_000);
+  }
+
+  function reissue(name: string): string {
+    if (stack.gateway.tunnels.store.get(name)) stack.gateway.tunnels.store.revoke(name);
+    return stack.gateway.tunnels.store.create(name, stack.url).token;
+  }
+
+  it('refuses wrong tokens, a second connector with another secret, and browsers', async () => {
+    const good = reissue('office-1');
+    const wrongSecret = 'dbt1_' + Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(good.slice(5), 'base64url').toString()), s: 'x'.repeat(43) })).toString('base64url');
+    const url = `${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`;
+    const attempt = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(url, [TUNNEL_SUBPROTOCOL], { headers, ca: stack.caPem });
+        ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => (ws.close(), resolve(101)));
+        ws.on('error', () => resolve(-1));
+      });
+    expect(await attempt({})).toBe(401);
+    expect(await attempt({ authorization: 'Bearer dbt1_garbage' })).toBe(401);
+    expect(await attempt({ authorization: `Bearer ${wrongSecret}` })).toBe(401);
+    // a web page can open a WebSocket to us, but every browser sends its Origin
+    expect(await attempt({ authorization: `Bearer ${good}`, origin: stack.url })).toBe(403);
+    const denied = stack.audit.entries!.filter((e) => e.event === 'tunnel-connect' && e.result === 'denied');
+    expect(denied.map((e) => e.reason)).toEqual(expect.arrayContaining(['no bearer token', 'wrong secret']));
+    expect(stack.logLines.join('\n')).not.toContain(good.slice(10, 40));
+    expect(stack.gateway.tunnels.registry.isUp('office-1')).toBe(false);
+  });
+
+  it('garbage after the upgrade ends only that connection', async () => {
+    const token = reissue('office-1');
+    const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise((r) => ws.once('close', r));
+    ws.send(Buffer.from('this is not an HTTP/2 preface, just noise\r\n\r\n'.repeat(20)));
+    await closed;
+    await until('dropped', () => !stack.gateway.tunnels.registry.isUp('office-1'));
+    expect(stack.logLines.some((l) => l.includes('connector connection ended'))).toBe(true);
+  });
+
+  it('revoking cuts the connector at once, ends its desktops with a message, and the connector stops for good', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
+    await until('connected', () => stack.gateway.tunnels.registry.connections('office-1').length === 2);
+    const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
+    await conn.waitFor((i) => i[0] === 'sync', 15_000);
+    await rdpConnected();
+    const { tunnelRevoke } = await import('../../server/tunnel/tunnel-cli.js');
+    const out: string[] = [];
+    const started = Date.now();
+    expect(await tunnelRevoke(stack.gateway.config(), 'office-1', { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
+    expect(out.join('')).toMatch(/cut its live connections/);
+    const err = await conn.waitFor((i) => i[0] === 'error', 5000);
+    expect(err[1]).toMatch(/connection to this desktop's network \(office-1\) was lost/);
+    expect(Date.now() - started).toBeLessThan(3000);
+    const fatal = await connector.fatal;
+    expect(fatal.permanent).toBe(true);
+    expect(fatal.message).toMatch(/revoked/);
+    await connector.stop();
+    expect(stack.gateway.tunnels.registry.isUp('office-1')).toBe(false);
+    expect(stack.audit.entries!.some((e) => e.event === 'tunnel-revoke' && e.tunnel === 'office-1')).toBe(true);
+  }, 30_000);
+
+  it('a connector killed mid-session ends its desktops cleanly, the tile goes offline, and comes back after a restart', async () => {
+    const token = reissue('office-1');
+    const first = spawnConnector(stack.stateDir, token, { ingress: rules(), caFile, connections: 2 });
+    try {
+      await until('connected', () => stack.gateway.tunnels.registry.connections('office-1').length === 2, 20_000);
+      const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
+      await conn.waitFor((i) => i[0] === 'sync', 15_000);
+      await rdpConnected();
+      await first.kill('SIGKILL');
+      const err = await conn.waitFor((i) => i[0] === 'error', 5000);
+      expect(err[1]).toMatch(/office-1/);
+      await conn.closed;
+      await until('tile offline', async () => (await tileStatus('office-pc'))?.status === 'offline', 5000);
+      expect((await tileStatus('office-pc'))?.statusMessage).toMatch(/office-1/);
+    } finally {
+      await first.kill('SIGKILL');
+    }
+    const second = spawnConnector(stack.stateDir, token, { ingress: rules(), caFile, connections: 2 });
+    try {
+      await until('tile ready again', async () => (await tileStatus('office-pc'))?.status === 'ready', 20_000);
+      const again = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
+      await again.waitFor((i) => i[0] === 'sync', 15_000);
+      again.ws.close();
+      // SIGTERM drains and exits 0
+      expect(await second.kill('SIGTERM')).toBe(0);
+    } finally {
+      await second.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('200 streams opened and closed leave no sockets or listeners behind', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
+    await until('connected', () => stack.gateway.tunnels.registry.connections('office-1').length === 2);
+    const fds = () => readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')).length;
+    const warm = async () => {
+      const route = await stack.gateway.tunnels.route('office-1', '127.0.0.1', echoPort, 'leak-test');
+      const s: Socket = connect({ host: route.host, port: route.port });
+      await new Promise((r) => s.once('connect', r));
+      s.write('ping');
+      await new Promise((r) => s.once('data', r));
+      s.destroy();
+      route.close();
+    };
+    await warm();
+    await until('settled', () => connector.metrics.value('drawbridge_connector_active_streams') === 0);
+    const before = fds();
+    for (let i = 0; i < 200; i++) await warm();
+    await until('all streams closed on both sides', () => connector.metrics.value('drawbridge_connector_active_streams') === 0 && stack.gateway.tunnels.registry.connections('office-1').every((c) => c.streams === 0));
+    await until('sockets back to where they were', () => fds() <= before, 5000).catch(() => undefined);
+    expect(fds()).toBeLessThanOrEqual(before);
+    expect(connector.metrics.value('drawbridge_connector_streams_total')).toBe(201);
+    await connector.stop();
+  }, 60_000);
+});
