@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { decodeTunnelToken, TunnelTokenError } from './tunnel-token.js';
+import { websocketDuplex } from './websocket-duplex.js';
 import type { TunnelRegistry } from './tunnel-registry.js';
 import type { TunnelStore } from './tunnel-store.js';
 import { HEADER_CONNECTION_INDEX, HEADER_CONNECTOR_ID, HEADER_CONNECTOR_VERSION, MAX_WS_PAYLOAD, TUNNEL_SUBPROTOCOL } from './tunnel-wire.js';
@@ -87,7 +88,7 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
     };
     wss.handleUpgrade(req, socket, head, (ws) => {
       (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-      const duplex = createWebSocketStream(ws);
+      const duplex = websocketDuplex(ws);
       duplex.on('error', () => undefined);
       audit.write({ event: 'tunnel-connect', result: 'success', ip, tunnel, reason: `connector ${info.connectorId} connection ${info.index} version ${info.version}` });
       opts.registry.attach(ws, duplex, info);

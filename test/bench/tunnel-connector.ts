@@ -10,3 +10,4 @@ const c = await runConnector({
   env: {},
 });
 c.supervisor.on('up', () => process.send!({ up: c.supervisor.upCount() }));
+process.on('SIGTERM', () => process.exit(0));

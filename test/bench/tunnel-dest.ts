@@ -34,3 +34,4 @@ const server = createServer({ noDelay: true }, (s) => {
   s.on('data', onData);
 });
 server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
+process.on('SIGTERM', () => process.exit(0));

@@ -73,3 +73,4 @@ process.on('message', (m: { cmd: string; host: string; port: number; n?: number 
   })();
 });
 process.send!({ port: (server.address() as { port: number }).port, caFile: ca.certFile, token });
+process.on('SIGTERM', () => process.exit(0));

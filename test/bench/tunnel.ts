@@ -23,7 +23,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 function forkChild(file: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return fork(path.join(here, file), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(path.join(here, file), [], { env: { ...process.env, ...env }, execArgv: process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 function nextMessage<T>(p: ChildProcess, pred: (m: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
@@ -197,6 +197,12 @@ export async function tunnelBench() {
     gateway.send({ cmd: 'forward', host: '127.0.0.1', port: destPort });
     const { forwardPort } = await nextMessage<{ forwardPort: number }>(gateway, (m) => 'forwardPort' in m);
 
+    // profiling aid: BENCH_TUNNEL_ONLY_OURS=1 measures our throughput alone and stops
+    if (process.env.BENCH_TUNNEL_ONLY_OURS === '1') {
+      const one = await throughput(forwardPort, 1, 256);
+      const many = await throughput(forwardPort, 16, 32);
+      return { ours: { mbps1Stream: round(one), mbps16Streams: round(many) } };
+    }
     const raw = await measure(destPort);
     const ours = await measure(forwardPort);
     gateway.send({ cmd: 'handoff', host: '127.0.0.1', port: destPort, n: 200 });
@@ -222,7 +228,8 @@ export async function tunnelBench() {
     };
   } finally {
     if (ssh && !('skipped' in ssh)) ssh.close();
-    for (const c of children) c.kill('SIGKILL');
+    // SIGTERM first: a profiled child writes its profile on a clean exit
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'), setTimeout(() => c.kill('SIGKILL'), 5000).unref())))));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -42,6 +42,43 @@ describe('drawbridge config check', () => {
   });
 });
 
+describe('drawbridge tunnel and connector commands', () => {
+  it('create prints the token once, list shows it, revoke marks it; errors exit 2', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbx-tun-'));
+    const cfg = path.join(dir, 'gw.yml');
+    writeFileSync(cfg, readFileSync(path.resolve('test/fixtures/good-config.yml'), 'utf8') + `tunnels: { stateFile: ${dir}/tunnels.json }\n`);
+    const created = cli(['tunnel', 'create', 'office-1', '-c', cfg]);
+    expect(created.status, created.stderr).toBe(0);
+    const token = /^(dbt1_\S+)$/m.exec(created.stdout)![1]!;
+    expect(created.stdout).toMatch(/shown only this once/);
+    expect(readFileSync(path.join(dir, 'tunnels.json'), 'utf8')).not.toContain(token.slice(5));
+    expect(cli(['tunnel', 'create', 'office-1', '-c', cfg]).status).toBe(2);
+    const listed = cli(['tunnel', 'list', '-c', cfg]);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/^office-1\s+down\s+0/m);
+    expect(listed.stderr).toMatch(/gateway is not running/);
+    const revoked = cli(['tunnel', 'revoke', 'office-1', '-c', cfg]);
+    expect(revoked.status).toBe(0);
+    expect(JSON.parse(cli(['tunnel', 'list', '-c', cfg, '--json']).stdout).tunnels[0]).toMatchObject({ name: 'office-1', up: false, revokedAt: expect.any(String) });
+    expect(cli(['tunnel', 'revoke', 'nope', '-c', cfg]).status).toBe(2);
+
+    const bad = path.join(dir, 'connector.yml');
+    writeFileSync(bad, 'ingress:\n  - allow: rdp://10.0.0.5\n  - allow: tcp://10.0.0.6\n  - deny: all\n');
+    const check = cli(['connector', 'check', bad]);
+    expect(check.status).toBe(2);
+    expect(check.stderr).toContain('ingress[1]: tcp:// rules need a port');
+    const run = cli(['connector', 'run', '--config', bad, '--token-file', path.join(dir, 'nope')]);
+    expect(run.status).toBe(2);
+    const good = path.join(dir, 'good.yml');
+    writeFileSync(good, 'ingress:\n  - allow: rdp://10.0.0.5\n  - deny: all\n');
+    expect(cli(['connector', 'check', good]).stdout).toMatch(/valid \(2 ingress rules, 2 connections\)/);
+    const noToken = spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', good], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: '' } });
+    expect(noToken.status).toBe(2);
+    expect(noToken.stderr).toMatch(/DRAWBRIDGE_TUNNEL_TOKEN/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('drawbridge policy test', () => {
   const base = ['policy', 'test', '-c', path.resolve('test/fixtures/good-config.yml'), '--app', 'finance-win11', '--groups', '33333333-3333-4333-8333-333333333333', '--at', '2026-11-23T10:00:00Z'];
   it('allows with exit 0 and says which policy and rules matched', () => {
@@ -104,6 +141,7 @@ identity:
   caFile: ${idp.caFile}
 guacd: { host: ${standin.host}, port: ${standin.port} }
 audit: { file: ${dir}/audit.jsonl }
+tunnels: { stateFile: ${dir}/tunnels.json }
 apps:
   - id: desk
     name: Desk

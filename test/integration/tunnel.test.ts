@@ -70,7 +70,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     expect((await tileStatus('office-pc'))?.status).toBe('offline');
     const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
     try {
-      await until('both connections up', () => stack.gateway.tunnels.registry.connections('office-1').length === 2);
+      await until('both connections up', () => current().length === 2);
       expect((await tileStatus('office-pc'))?.status).toBe('ready');
       const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
       await conn.waitFor((i) => i[0] === 'sync', 15_000);
@@ -99,7 +99,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: rules(), caFile, connections: 1 });
     try {
-      await until('connected', () => stack.gateway.tunnels.registry.isUp('office-1'));
+      await until('connected', () => current().length === 1);
       const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'forbidden') });
       const err = await conn.waitFor((i) => i[0] === 'error');
       expect(err[1]).toMatch(/does not allow this destination/);
@@ -115,6 +115,73 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 30_000);
 
+  it('tunnel list shows live connections, versions, addresses and uptime from the running gateway', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
+    try {
+      await until('connected', () => current().length === 2);
+      const { tunnelList } = await import('../../server/tunnel/tunnel-cli.js');
+      const out: string[] = [];
+      expect(await tunnelList(stack.gateway.config(), true, { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
+      const listed = JSON.parse(out.join('')) as { gatewayRunning: boolean; tunnels: Array<{ name: string; up: boolean; revokedAt?: string; connections: Array<{ version: string; address: string; uptimeSeconds: number; connector: string }> }> };
+      expect(listed.gatewayRunning).toBe(true);
+      const t = listed.tunnels.find((x) => x.name === 'office-1' && !x.revokedAt)!;
+      expect(t.up).toBe(true);
+      expect(t.connections).toHaveLength(2);
+      expect(t.connections[0]).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), address: '127.0.0.1', connector: connector.connectorId });
+      const table: string[] = [];
+      await tunnelList(stack.gateway.config(), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
+      expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\s+127\.0\.0\.1/m);
+      const metrics = await new Promise<string>((resolve, reject) => {
+        import('node:http').then(({ request }) => {
+          const req = request({ socketPath: stack.gateway.tunnels.adminSocket, path: '/metrics' }, (res) => {
+            let b = '';
+            res.on('data', (c: Buffer) => (b += c.toString()));
+            res.on('end', () => resolve(b));
+          });
+          req.on('error', reject);
+          req.end();
+        }, reject);
+      });
+      expect(metrics).toMatch(/drawbridge_tunnel_connections\{tunnel="office-1"\} 2/);
+      expect(metrics).toMatch(/drawbridge_tunnel_up\{tunnel="office-1"\} 1/);
+    } finally {
+      await connector.stop();
+    }
+  });
+
+  it('dials through HTTPS_PROXY with CONNECT when one is set', async () => {
+    const token = reissue('office-1');
+    const { createServer: createHttpServer } = await import('node:http');
+    const seen: string[] = [];
+    const proxy = createHttpServer();
+    proxy.on('connect', (req, client: Socket, head: Buffer) => {
+      seen.push(String(req.url));
+      const [h, p] = String(req.url).split(':');
+      const up = connect({ host: h, port: Number(p) }, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const { parseConnectorConfig } = await import('../../server/connector/connector-config.js');
+    const { runConnector } = await import('../../server/connector/run-connector.js');
+    const { pino } = await import('pino');
+    const c = await runConnector({ config: parseConnectorConfig({ ingress: rules(), caFile, connections: 1 }), token, log: pino({ level: 'silent' }), env: { HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` } });
+    try {
+      const id = stack.gateway.tunnels.store.get('office-1')!.id;
+      await until('connected via the proxy', () => stack.gateway.tunnels.registry.connections('office-1').some((x) => x.tunnelId === id));
+      expect(seen).toEqual([new URL(stack.url).host]);
+    } finally {
+      await c.stop();
+      proxy.close();
+    }
+  });
+
   it('an unknown tunnel makes a clear message, not a hang', async () => {
     const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'other-site') });
     const err = await conn.waitFor((i) => i[0] === 'error');
@@ -127,6 +194,12 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const s = guacd.standin.sessions.at(-1)!;
     await until('X.224 confirmed through the tunnel', () => s.rdp.state === 'confirmed', 10_000);
   }
+
+  /** Connections of the tunnel's current token (a revoked one may linger for a moment). */
+  const current = () => {
+    const id = stack.gateway.tunnels.store.get('office-1')?.id;
+    return stack.gateway.tunnels.registry.connections('office-1').filter((c) => c.tunnelId === id);
+  };
 
   function reissue(name: string): string {
     if (stack.gateway.tunnels.store.get(name)) stack.gateway.tunnels.store.revoke(name);
@@ -169,7 +242,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   it('revoking cuts the connector at once, ends its desktops with a message, and the connector stops for good', async () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
-    await until('connected', () => stack.gateway.tunnels.registry.connections('office-1').length === 2);
+    await until('connected', () => current().length === 2);
     const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
     await conn.waitFor((i) => i[0] === 'sync', 15_000);
     await rdpConnected();
@@ -193,7 +266,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const token = reissue('office-1');
     const first = spawnConnector(stack.stateDir, token, { ingress: rules(), caFile, connections: 2 });
     try {
-      await until('connected', () => stack.gateway.tunnels.registry.connections('office-1').length === 2, 20_000);
+      await until('connected', () => current().length === 2, 20_000);
       const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
       await conn.waitFor((i) => i[0] === 'sync', 15_000);
       await rdpConnected();
@@ -222,7 +295,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   it('200 streams opened and closed leave no sockets or listeners behind', async () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
-    await until('connected', () => stack.gateway.tunnels.registry.connections('office-1').length === 2);
+    await until('connected', () => current().length === 2);
     const fds = () => readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')).length;
     const warm = async () => {
       const route = await stack.gateway.tunnels.route('office-1', '127.0.0.1', echoPort, 'leak-test');
