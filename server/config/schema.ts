@@ -78,6 +78,12 @@ export const rdpSchema = z.strictObject({
   domain: z.string().optional(),
   username: secretRefSchema.optional(),
   password: secretRefSchema.optional(),
+  /**
+   * Without a configured username, pass the signed-in user's name through: `upn` as signed in
+   * (alice@contoso.com), `short` the part before the @ (with `domain` for DOMAIN\alice). guacd then
+   * asks for the password and the page prompts for it.
+   */
+  ssoUsername: z.enum(['upn', 'short']).optional(),
   colorDepth: z.union([z.literal(8), z.literal(16), z.literal(24), z.literal(32)]).optional(),
   resizeMethod: z.enum(['display-update', 'reconnect', 'none']).default('display-update'),
   serverLayout: z.string().regex(/^[a-z]{2}-[a-z]{2}-[a-z0-9-]+$/, 'must be a guacd layout such as en-us-qwerty').optional(),

@@ -10,7 +10,7 @@ import { encodeInstruction } from './guac-protocol.js';
 import { guacdHandshake, HandshakeError } from './guacd-handshake.js';
 import { LaunchTokenError, type LaunchTokens } from './launch-token.js';
 import type { LiveSessions } from './live-sessions.js';
-import { parseBrowserDisplay, rdpParams, type DataPaths, type RdpCredentials } from './rdp-params.js';
+import { effectiveCredentials, parseBrowserDisplay, rdpParams, type DataPaths, type RdpCredentials } from './rdp-params.js';
 import { DEFAULT_LIMITS, RelaySession, type RelayLimits } from './relay-session.js';
 
 export const DESKTOP_WS_PATH = '/ws/desktop';
@@ -184,7 +184,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       const result = await guacdHandshake(guacd, {
         protocol: 'rdp',
-        params: rdpParams(app, display, opts.credentials(app), decision.data, route),
+        params: rdpParams(app, display, effectiveCredentials(app, opts.credentials(app), caller.username), decision.data, route),
         width: display.width,
         height: display.height,
         dpi: display.dpi,

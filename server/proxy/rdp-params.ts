@@ -12,6 +12,13 @@ export interface RdpCredentials {
   password?: string;
 }
 
+/** The credentials guacd gets: the app's own, else the signed-in user's name when the app passes it through. */
+export function effectiveCredentials(app: AppConfig, configured: RdpCredentials, signedInUsername: string): RdpCredentials {
+  if (configured.username || !app.rdp.ssoUsername) return configured;
+  const name = app.rdp.ssoUsername === 'short' ? signedInUsername.split('@')[0]! : signedInUsername;
+  return { ...configured, username: name };
+}
+
 /**
  * The guacd `connect` values for an app. Only the gateway's config decides the target and the
  * security settings; the browser contributes its display size and time zone, nothing else.

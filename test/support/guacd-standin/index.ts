@@ -17,6 +17,8 @@ export interface StandinSession {
   readonly handshake: { size?: string[]; audio?: string[]; video?: string[]; image?: string[]; timezone?: string; name?: string };
   /** Each complete text/plain clipboard stream from the client, decoded as UTF-8. */
   readonly clipboardReceived: string[];
+  /** Answers to `required`, by parameter name (the stand-in asks when `security` is nla and credentials are missing). */
+  readonly argvReceived: Record<string, string>;
   readonly keys: Array<{ keysym: number; pressed: boolean }>;
   readonly mouse: Array<{ x: number; y: number; mask: number }>;
   /** `size` instructions from the client after `connect`. */

@@ -44,12 +44,22 @@ export interface SessionHooks {
 
 type Phase = 'select' | 'handshake' | 'connected' | 'closed';
 
+/** VERSION_1_3_0 and the like, compared with major.minor. */
+function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const m = /^VERSION_(\d+)_(\d+)_/.exec(version);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
 export class Session {
   id: string = `$${randomUUID()}`;
   connectArgs: Record<string, string> = {};
   clientVersion = '';
   readonly handshake: Handshake = {};
   readonly clipboardReceived: string[] = [];
+  /** Values the client sent in `argv` streams (answers to `required`), by parameter name. */
+  readonly argvReceived: Record<string, string> = {};
   readonly keys: Array<{ keysym: number; pressed: boolean }> = [];
   readonly mouse: Array<{ x: number; y: number; mask: number }> = [];
   readonly sizes: Array<{ width: number; height: number }> = [];
@@ -74,7 +84,9 @@ export class Session {
   private frame = 0;
   private nextOutStream = 1;
   /** Clipboard streams the client is sending: stream index → mimetype and decoded chunks. */
-  private readonly inbound = new Map<string, { mimetype: string; chunks: Buffer[] }>();
+  private readonly inbound = new Map<string, { mimetype: string; chunks: Buffer[]; argv?: string }>();
+  /** Parameters asked for with `required` and not answered yet. */
+  private awaitingArgv: Set<string> | undefined;
   private readonly pendingSyncs = new Map<string, number>();
 
   constructor(
@@ -295,7 +307,22 @@ export class Session {
       this.height = h;
     }
     this.phase = 'connected';
-    this.sendRaw(ins('ready', this.id) + ins('sync', Date.now(), 0));
+    // Like guacd's RDP support with NLA: credentials the connection lacks are asked of a client that
+    // speaks protocol 1.3 or newer (`required`), and the connection waits for them (`argv` streams).
+    const missing = this.joining || this.connectArgs.security !== 'nla' || !versionAtLeast(this.clientVersion, 1, 3) ? [] : (['username', 'password'] as const).filter((k) => !this.connectArgs[k]);
+    if (missing.length) {
+      this.awaitingArgv = new Set(missing);
+      this.sendRaw(ins('ready', this.id) + ins('required', ...missing));
+      this.hooks.changed();
+      return;
+    }
+    this.sendRaw(ins('ready', this.id));
+    this.proceed();
+  }
+
+  /** The part of connecting that follows the handshake (and any `required` answers). */
+  private proceed(): void {
+    this.sendRaw(ins('sync', Date.now(), 0));
     this.repaint(true);
     this.clockTimer = setInterval(() => this.repaint(false), 1000);
     this.hooks.changed();
@@ -350,6 +377,8 @@ export class Session {
         return this.onSize(args);
       case 'clipboard':
         return this.onClipboard(args);
+      case 'argv':
+        return this.onArgv(args);
       case 'blob':
         return this.onBlob(args);
       case 'end':
@@ -413,6 +442,12 @@ export class Session {
     this.hooks.changed();
   }
 
+  private onArgv(args: string[]): void {
+    const [stream, mimetype, name] = args;
+    if (stream === undefined || mimetype === undefined || name === undefined) return;
+    this.inbound.set(stream, { mimetype, chunks: [], argv: name });
+  }
+
   private onClipboard(args: string[]): void {
     const [stream, mimetype] = args;
     if (stream === undefined || mimetype === undefined) return;
@@ -432,6 +467,17 @@ export class Session {
     if (stream === undefined) return;
     const entry = this.inbound.get(stream);
     this.inbound.delete(stream);
+    if (entry?.argv !== undefined) {
+      const value = Buffer.concat(entry.chunks).toString('utf8');
+      this.argvReceived[entry.argv] = value;
+      this.connectArgs = { ...this.connectArgs, [entry.argv]: value };
+      if (this.awaitingArgv?.delete(entry.argv) && this.awaitingArgv.size === 0) {
+        this.awaitingArgv = undefined;
+        this.proceed();
+      }
+      this.hooks.changed();
+      return;
+    }
     if (!entry || entry.mimetype !== 'text/plain') return;
     if (this.connectArgs['disable-paste'] === 'true') return;
     // Decode only once the stream ends, so characters split across blobs come out whole. Like

@@ -9,6 +9,7 @@ import { statusMessage } from '../protocol/status-messages.js';
 import { PurposePrompt } from './purpose-prompt.js';
 import { StatusOverlay } from './status-overlay.js';
 import { ClipboardPanel } from './clipboard-panel.js';
+import { CredentialsPrompt } from './credentials-prompt.js';
 import { DesktopSession } from './session.js';
 import { bindToolbar } from './toolbar.js';
 
@@ -130,7 +131,7 @@ async function start(): Promise<void> {
 
   const launch = await launchWithPurpose(appId, me.csrfToken, () => cancelled);
   if (!launch || cancelled) return;
-  session = new DesktopSession({ container: desktop, overlay, clipboard, sizeLabel: byId('remote-size') });
+  session = new DesktopSession({ container: desktop, overlay, clipboard, credentials: new CredentialsPrompt(overlay), sizeLabel: byId('remote-size') });
   session.connect(launch.token, launch.websocketPath);
 }
 

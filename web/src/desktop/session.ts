@@ -13,6 +13,7 @@ import {
 } from '../protocol/session-state.js';
 import { STATUS_CODES, endedView, statusMessage } from '../protocol/status-messages.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
+import type { CredentialsPrompt } from './credentials-prompt.js';
 import { DisplayFit, type ScaleMode } from './display-fit.js';
 import { attachKeyboard, attachPointer, sendKeyCombo, type KeyboardControl } from './input.js';
 import type { StatusContent, StatusOverlay } from './status-overlay.js';
@@ -23,6 +24,7 @@ export interface SessionOptions {
   container: HTMLElement;
   overlay: StatusOverlay;
   clipboard: ClipboardPanel;
+  credentials: CredentialsPrompt;
   sizeLabel: HTMLElement;
 }
 
@@ -69,6 +71,8 @@ export class DesktopSession {
     };
 
     client.onerror = (status: Guacamole.Status) => this.finishWithStatus(status);
+    // guacd needs something only the user knows (protocol 1.3+ `required`)
+    client.onrequired = (parameters: string[]) => void this.answerRequired(client, parameters);
     tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status);
 
     tunnel.onstatechange = (state: number) => {
@@ -110,6 +114,17 @@ export class DesktopSession {
     } catch (err) {
       this.finishWithStatus(err instanceof Guacamole.Status ? err : new Guacamole.Status(STATUS_CODES.SERVER_ERROR, String(err)));
     }
+  }
+
+  private async answerRequired(client: Guacamole.Client, parameters: string[]): Promise<void> {
+    const values = await this.options.credentials.ask(parameters);
+    if (!values || this.ended) return;
+    for (const [name, value] of values) {
+      const writer = new Guacamole.StringWriter(client.createArgumentValueStream('text/plain', name));
+      writer.sendText(value);
+      writer.sendEnd();
+    }
+    this.options.overlay.show('connecting', { title: 'Connecting…', message: 'Signing in to the remote desktop.' });
   }
 
   /** Ends the session on the user's request, showing the given message. */
