@@ -90,4 +90,40 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     expect(framesToBrowser.join('\n')).not.toContain(Buffer.from(PASSWORD).toString('base64').slice(0, 12));
     expect(framesToBrowser.join('\n')).not.toContain(PASSWORD);
   }, 60_000);
+
+  it('reconnects by itself when the WebSocket drops under a working session', async () => {
+    await page.goto(`${stack.url}/desktop/lab`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    const before = stack.gateway.live.list().filter((x) => x.app === 'lab');
+    expect(before).toHaveLength(1);
+    const sessionsBefore = standin.sessions.length;
+    const states: string[] = [];
+    await page.exposeFunction('recordState', (st: string) => void states.push(st));
+    await page.evaluate(() => {
+      const el = document.querySelector('#status')!;
+      new MutationObserver(() => void (window as unknown as { recordState(s: string): void }).recordState(el.getAttribute('data-state') ?? '')).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+    });
+    // a network blip: the connection vanishes without a close frame or a Guacamole error
+    (before[0]!.relay as unknown as { ws: { terminate(): void } }).ws.terminate();
+    await page.waitForSelector('#status[data-state="reconnecting"]', { state: 'attached', timeout: 5000 });
+    await page.screenshot({ path: artifactPath('features-03-reconnecting.png') });
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    expect(states).toContain('reconnecting');
+    expect(states).not.toContain('ended');
+    const after = stack.gateway.live.list().filter((x) => x.app === 'lab');
+    expect(after).toHaveLength(1);
+    expect(after[0]!.id).not.toBe(before[0]!.id);
+    expect(standin.sessions.length).toBe(sessionsBefore + 1);
+    expect(await page.textContent('#status-title')).toBe('Connected');
+    await page.screenshot({ path: artifactPath('features-04-reconnected.png') });
+  }, 60_000);
+
+  it('does not reconnect when the gateway ends the session for a reason (access removed)', async () => {
+    const live = stack.gateway.live.list().filter((x) => x.app === 'lab');
+    live[0]!.relay.end({ code: 771, message: 'Your access to this desktop was removed by a policy change.' }, 'test');
+    await page.waitForSelector('#status[data-state="ended"]', { state: 'attached', timeout: 5000 });
+    expect(await page.textContent('#status')).toMatch(/removed by a policy change/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await page.getAttribute('#status', 'data-state')).toBe('ended');
+  });
 });

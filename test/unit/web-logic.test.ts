@@ -68,3 +68,21 @@ describe('clipboard UTF-8 decoding', () => {
     }
   });
 });
+
+describe('reconnect policy', () => {
+  it('reconnects a working session that lost its WebSocket, or whose gateway is restarting', async () => {
+    const { shouldReconnect } = await import('../../web/src/protocol/reconnect-policy.js');
+    expect(shouldReconnect({ source: 'tunnel', code: 0x0207, wasConnected: true })).toBe(true);
+    expect(shouldReconnect({ source: 'server', code: 0x020b, wasConnected: true })).toBe(true);
+    // never connected: the launch or upgrade failed, and the page says why instead
+    expect(shouldReconnect({ source: 'tunnel', code: 0x0207, wasConnected: false })).toBe(false);
+    // the server explained: access removed, signed out, ended by the desktop
+    for (const code of [0x0303, 0x0301, 0x0209, 0x0203, 0x0000]) expect(shouldReconnect({ source: 'server', code, wasConnected: true })).toBe(false);
+  });
+
+  it('backs off 1, 2, 4, 8 s, then every 15 s', async () => {
+    const { reconnectDelayMs, MAX_RECONNECT_ATTEMPTS } = await import('../../web/src/protocol/reconnect-policy.js');
+    expect([1, 2, 3, 4, 5, 6, 10].map(reconnectDelayMs)).toEqual([1000, 2000, 4000, 8000, 15000, 15000, 15000]);
+    expect(MAX_RECONNECT_ATTEMPTS).toBeGreaterThanOrEqual(5);
+  });
+});

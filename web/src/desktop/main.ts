@@ -11,6 +11,7 @@ import { StatusOverlay } from './status-overlay.js';
 import { ClipboardPanel } from './clipboard-panel.js';
 import { CredentialsPrompt } from './credentials-prompt.js';
 import { DesktopSession } from './session.js';
+import { MAX_RECONNECT_ATTEMPTS, reconnectDelayMs } from '../protocol/reconnect-policy.js';
 import { bindToolbar } from './toolbar.js';
 
 function appIdFromPath(): string | null {
@@ -59,17 +60,21 @@ function showLaunchRefusal(err: unknown): void {
  * wants one. Resolves to null when the page has shown why not (or the user
  * gave up), so the caller just stops.
  */
+/** The reason given at the first launch, reused when the page reconnects on its own. */
+let givenPurpose: string | undefined;
+
 async function launchWithPurpose(
   appId: string,
   csrfToken: string,
   isCancelled: () => boolean,
 ): Promise<LaunchResult | null> {
   let prompt: PurposePrompt | null = null;
-  let purpose: string | undefined;
+  let purpose = givenPurpose;
   for (;;) {
-    overlay.show('connecting', { title: 'Connecting…', message: 'Starting your remote desktop session.' });
+    if (overlay.state !== 'reconnecting') overlay.show('connecting', { title: 'Connecting…', message: 'Starting your remote desktop session.' });
     try {
       const launch = await launchApp(appId, csrfToken, purpose);
+      givenPurpose = purpose;
       return isCancelled() ? null : launch;
     } catch (err) {
       if (isCancelled()) return null;
@@ -129,10 +134,46 @@ async function start(): Promise<void> {
     },
   });
 
+  const credentials = new CredentialsPrompt(overlay);
+  let attempt = 0;
+  const open = (launch: LaunchResult) => {
+    session = new DesktopSession({
+      container: desktop,
+      overlay,
+      clipboard,
+      credentials,
+      sizeLabel: byId('remote-size'),
+      onConnected: () => (attempt = 0),
+      onLost: () => void reconnect(),
+    });
+    session.connect(launch.token, launch.websocketPath);
+  };
+  // The WebSocket dropped under a working session (network blip, sleep, a gateway restart): get a
+  // new launch and connect again, with backoff; the RDP server puts the user back in their session.
+  const reconnect = async (): Promise<void> => {
+    attempt++;
+    if (attempt > MAX_RECONNECT_ATTEMPTS || cancelled) {
+      if (!cancelled) overlay.show('ended', { title: 'Connection lost', message: 'The connection to the remote desktop was lost and could not be restored. Reconnect when your network is back.', canReconnect: true });
+      return;
+    }
+    const wait = reconnectDelayMs(attempt);
+    overlay.show('reconnecting', { title: 'Reconnecting…', message: `The connection was lost. Reconnecting (attempt ${attempt} of ${MAX_RECONNECT_ATTEMPTS})…` });
+    await new Promise((r) => setTimeout(r, wait));
+    if (cancelled) return;
+    let launch: LaunchResult | null;
+    try {
+      launch = await launchApp(appId, me.csrfToken, givenPurpose);
+    } catch (err) {
+      // offline or the gateway restarting: keep trying; a refusal with a reason ends it
+      if (err instanceof ApiError && err.status > 0 && err.status < 500) return showLaunchRefusal(err);
+      return reconnect();
+    }
+    if (!cancelled) open(launch);
+  };
+
   const launch = await launchWithPurpose(appId, me.csrfToken, () => cancelled);
   if (!launch || cancelled) return;
-  session = new DesktopSession({ container: desktop, overlay, clipboard, credentials: new CredentialsPrompt(overlay), sizeLabel: byId('remote-size') });
-  session.connect(launch.token, launch.websocketPath);
+  open(launch);
 }
 
 start().catch((err: unknown) => {

@@ -12,6 +12,7 @@ import {
   type ScreenSize,
 } from '../protocol/session-state.js';
 import { STATUS_CODES, endedView, statusMessage } from '../protocol/status-messages.js';
+import { shouldReconnect } from '../protocol/reconnect-policy.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import type { CredentialsPrompt } from './credentials-prompt.js';
 import { DisplayFit, type ScaleMode } from './display-fit.js';
@@ -26,6 +27,9 @@ export interface SessionOptions {
   clipboard: ClipboardPanel;
   credentials: CredentialsPrompt;
   sizeLabel: HTMLElement;
+  onConnected?(): void;
+  /** A working session dropped in a way a new connection may fix; the page takes over. */
+  onLost?(status: Guacamole.Status): void;
 }
 
 export class DesktopSession {
@@ -34,9 +38,11 @@ export class DesktopSession {
   private fit: DisplayFit | null = null;
   private keyboard: KeyboardControl | null = null;
   private connected = false;
+  private wasConnected = false;
   private ended = false;
   private lastSentSize: ScreenSize | null = null;
   private resizeTimer: number | undefined;
+  private detach: () => void = () => undefined;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -70,10 +76,10 @@ export class DesktopSession {
       } else if (view === 'ended') this.finish(this.normalEnd());
     };
 
-    client.onerror = (status: Guacamole.Status) => this.finishWithStatus(status);
+    client.onerror = (status: Guacamole.Status) => this.finishWithStatus(status, 'server');
     // guacd needs something only the user knows (protocol 1.3+ `required`)
     client.onrequired = (parameters: string[]) => void this.answerRequired(client, parameters);
-    tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status);
+    tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status, 'tunnel');
 
     tunnel.onstatechange = (state: number) => {
       if (this.ended) return;
@@ -92,14 +98,22 @@ export class DesktopSession {
 
     const resizeObserver = new ResizeObserver(() => this.containerResized());
     resizeObserver.observe(container);
-    window.addEventListener('resize', () => this.containerResized());
+    const onResize = () => this.containerResized();
+    window.addEventListener('resize', onResize);
 
     // Tell guacd we are leaving, so the RDP session is released promptly
     // instead of after a timeout.
-    window.addEventListener('pagehide', () => {
+    const onPageHide = () => {
       this.ended = true;
       client.disconnect();
-    });
+    };
+    window.addEventListener('pagehide', onPageHide);
+    // a reconnect makes a new session; this one must stop listening
+    this.detach = () => {
+      resizeObserver.disconnect();
+      window.removeEventListener('resize', onResize);
+      window.removeEventListener('pagehide', onPageHide);
+    };
 
     const size = this.currentSize();
     this.lastSentSize = size;
@@ -112,7 +126,7 @@ export class DesktopSession {
     try {
       client.connect(connectString(token, size, timezone));
     } catch (err) {
-      this.finishWithStatus(err instanceof Guacamole.Status ? err : new Guacamole.Status(STATUS_CODES.SERVER_ERROR, String(err)));
+      this.finishWithStatus(err instanceof Guacamole.Status ? err : new Guacamole.Status(STATUS_CODES.SERVER_ERROR, String(err)), 'server');
     }
   }
 
@@ -146,6 +160,8 @@ export class DesktopSession {
 
   private becameConnected(): void {
     if (this.ended) return;
+    this.wasConnected = true;
+    this.options.onConnected?.();
     this.options.overlay.show('connected', { title: 'Connected', message: 'Connected to the remote desktop.' });
     // The window may have changed size while the connection was set up.
     this.sendSizeIfChanged();
@@ -158,7 +174,18 @@ export class DesktopSession {
     return { title, message, canReconnect: retryable };
   }
 
-  private finishWithStatus(status: Guacamole.Status): void {
+  private finishWithStatus(status: Guacamole.Status, source: 'tunnel' | 'server'): void {
+    if (!this.ended && this.options.onLost && shouldReconnect({ source, code: status.code, wasConnected: this.wasConnected })) {
+      if (this.connected) this.keyboard?.releaseAll();
+      this.ended = true;
+      this.connected = false;
+      window.clearTimeout(this.resizeTimer);
+      this.detach();
+      const client = this.client;
+      window.setTimeout(() => client?.disconnect(), 0);
+      this.options.onLost(status);
+      return;
+    }
     const view = endedView(status.code, status.message);
     this.finish({
       title: view.title,
