@@ -30,6 +30,9 @@ export interface DataPaths {
   clipboardPaste: boolean;
 }
 
+/** 16 MiB: room for 8 MB of text in UTF-16 inside Windows, as the clipboard holds it. */
+export const CLIPBOARD_BUFFER_BYTES = 16 * 1024 * 1024;
+
 export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials, data: DataPaths, target: { host: string; port: number } = app): Record<string, string> {
   const r = app.rdp;
   const p: Record<string, string> = {
@@ -45,6 +48,9 @@ export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCre
     'disable-paste': String(!(r.clipboard.paste && data.clipboardPaste)),
     'disable-audio': String(!r.audio),
     'client-name': 'Drawbridge',
+    // guacd builds that know this parameter (KCM patches, newer guacamole-server) keep up to this
+    // much clipboard; stock 1.5.5/1.6.0 do not list it and stop at 256 KB, whatever we send
+    'clipboard-buffer-size': String(CLIPBOARD_BUFFER_BYTES),
   };
   if (display.timezone) p.timezone = display.timezone;
   if (r.domain) p.domain = r.domain;

@@ -201,4 +201,30 @@ describe('desktop relay', () => {
     expect(all).not.toContain(cookie);
     expect(all).not.toMatch(/token=/);
   });
+
+  it('carries 8 MB of mixed-script clipboard text both ways, byte-exact (Cloudflare stops at 500 KB)', async () => {
+    const conn = await open();
+    const s = lastStandin();
+    const unit = 'Zürich → 東京 · Ελληνικά · عربى · עברית · हिन्दी · 😀🚀 · ŁÓDŹ 서울\n';
+    const text = unit.repeat(Math.ceil((8 * 1024 * 1024) / Buffer.byteLength(unit)));
+    const bytes = Buffer.from(text, 'utf8');
+    expect(bytes.length).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    // paste in: blobs as a browser sends them, each its own WebSocket message
+    conn.send('9.clipboard,2.11,10.text/plain;');
+    for (let off = 0; off < bytes.length; off += 6048) {
+      const b64 = bytes.subarray(off, off + 6048).toString('base64');
+      conn.send(`4.blob,2.11,${b64.length}.${b64};`);
+    }
+    conn.send('3.end,2.11;');
+    await expect.poll(() => s.clipboardReceived.length, { timeout: 20_000 }).toBe(1);
+    expect(Buffer.from(s.clipboardReceived[0]!, 'utf8').equals(bytes)).toBe(true);
+    // copy out: what the desktop put on its clipboard reaches the browser intact
+    const outStart = conn.instructions.length;
+    s.sendClipboard(text);
+    const clip = await conn.waitFor((i) => i[0] === 'clipboard', 20_000);
+    await conn.waitFor((i) => i[0] === 'end' && i[1] === clip[1], 20_000);
+    const got = Buffer.concat(conn.instructions.slice(outStart).filter((i) => i[0] === 'blob' && i[1] === clip[1]).map((i) => Buffer.from(i[2]!, 'base64')));
+    expect(got.equals(bytes)).toBe(true);
+    conn.ws.close();
+  }, 60_000);
 });
