@@ -31,6 +31,7 @@ import { publicTunnelMessage, startTunnels, TunnelError } from './tunnel/tunnels
 import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
 import { deriveLaunchKey, LaunchTokens } from './proxy/launch-token.js';
 import { LiveSessions } from './proxy/live-sessions.js';
+import { DriveFolders } from './proxy/drive-folders.js';
 import type { RdpCredentials } from './proxy/rdp-params.js';
 import type { RelayLimits } from './proxy/relay-session.js';
 
@@ -255,6 +256,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     log,
     clientIp: (req) => clientIpOf(req, trust),
     limits: opts.relayLimits,
+    drives: { folders: new DriveFolders(config.drives.root, config.drives.guacdRoot, config.drives.name), maxUploadBytes: config.drives.maxUploadMB * 1024 * 1024 },
   });
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());

@@ -91,6 +91,11 @@ export const rdpSchema = z.strictObject({
     .strictObject({ copy: z.boolean().default(true), paste: z.boolean().default(true) })
     .prefault({}),
   audio: z.boolean().default(true),
+  /**
+   * File transfer: a drive in the desktop backed by the user's own folder under drives.root
+   * (never shared between users). Uploads and downloads still need the policy's dataControls.
+   */
+  drive: z.boolean().default(false),
 });
 
 export const appSchema = z.strictObject({
@@ -145,6 +150,19 @@ export const configSchema = z
       .prefault({}),
     audit: z.strictObject({ file: z.string().min(1).optional() }).prefault({}),
     tunnels: tunnelsSchema.prefault({}),
+    /** Per-user folders behind apps with rdp.drive. */
+    drives: z
+      .strictObject({
+        /** Where the gateway keeps them (created as needed, mode 0700). */
+        root: z.string().min(1).default('drawbridge-drives'),
+        /** The same directory as guacd sees it, when guacd runs elsewhere with it mounted (default: root). */
+        guacdRoot: z.string().min(1).optional(),
+        /** Larger uploads are stopped at the gateway and their partial file removed. */
+        maxUploadMB: z.number().int().min(1).max(10_240).default(100),
+        /** The drive's name inside the desktop. */
+        name: z.string().min(1).max(32).default('Drawbridge'),
+      })
+      .prefault({}),
     /** Prometheus /metrics (per tunnel) on a separate, normally local, port. */
     metrics: z.strictObject({ listen: z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):[0-9]{1,5}$/i, 'must be HOST:PORT, e.g. 127.0.0.1:9301') }).optional(),
     /** Reusable named rule sets (Cloudflare's "Access groups"), referenced as { accessGroup: name }. */

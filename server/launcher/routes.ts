@@ -17,6 +17,8 @@ export interface LaunchDecision {
   needsPurpose: boolean;
   policy?: string;
   reasons: Reason[];
+  /** What may cross, so the page shows only the controls that will work. */
+  dataControls?: { clipboardCopy: boolean; clipboardPaste: boolean; fileUpload: boolean; fileDownload: boolean };
 }
 
 export interface LauncherOptions {
@@ -97,7 +99,15 @@ export function launcherRoutes(opts: LauncherOptions): Router {
     }
     const token = opts.tokens.mint({ user: signedIn.identity.key, session: signedIn.sessionId, app: app.id, purpose });
     opts.audit.write({ event: 'launch', result: 'success', ...who, app: app.id, decision: d.code, policy: d.policy, purpose, reasons: d.reasons });
-    res.set('Cache-Control', 'no-store').json({ token, websocketPath: DESKTOP_WS_PATH, expiresInSeconds: opts.tokens.ttlSeconds });
+    // the gateway enforces these whatever the page does; the page uses them to hide what would fail
+    const dc = d.dataControls;
+    const files = app.rdp.drive ? { upload: Boolean(dc?.fileUpload), download: Boolean(dc?.fileDownload) } : { upload: false, download: false };
+    res.set('Cache-Control', 'no-store').json({
+      token,
+      websocketPath: DESKTOP_WS_PATH,
+      expiresInSeconds: opts.tokens.ttlSeconds,
+      capabilities: { clipboardCopy: Boolean(app.rdp.clipboard.copy && dc?.clipboardCopy), clipboardPaste: Boolean(app.rdp.clipboard.paste && dc?.clipboardPaste), drive: app.rdp.drive, ...files },
+    });
   });
 
   return router;

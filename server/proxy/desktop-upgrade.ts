@@ -12,6 +12,7 @@ import { LaunchTokenError, type LaunchTokens } from './launch-token.js';
 import type { LiveSessions } from './live-sessions.js';
 import { effectiveCredentials, parseBrowserDisplay, rdpParams, type DataPaths, type RdpCredentials } from './rdp-params.js';
 import { DEFAULT_LIMITS, RelaySession, type RelayLimits } from './relay-session.js';
+import type { DriveFolders } from './drive-folders.js';
 
 export const DESKTOP_WS_PATH = '/ws/desktop';
 
@@ -71,6 +72,8 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   log: Logger;
   clientIp(req: IncomingMessage): string | undefined;
   limits?: RelayLimits;
+  /** Per-user drive folders for apps with rdp.drive, and the upload size limit. */
+  drives?: { folders: DriveFolders; maxUploadBytes: number };
 }
 
 function reject(socket: Duplex, status: number, code: string, message: string): void {
@@ -177,6 +180,8 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       guacd?.destroy();
       route?.close();
     });
+    const drives = opts.drives;
+    const drive = app.rdp.drive && drives ? drives.folders.forUser(caller.user) : undefined;
     try {
       route = opts.route ? await opts.route(app, id) : { host: app.host, port: app.port, close: () => undefined };
       if (ws.readyState !== ws.OPEN) return route.close();
@@ -184,7 +189,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       const result = await guacdHandshake(guacd, {
         protocol: 'rdp',
-        params: rdpParams(app, display, effectiveCredentials(app, opts.credentials(app), caller.username), decision.data, route),
+        params: rdpParams(app, display, effectiveCredentials(app, opts.credentials(app), caller.username), decision.data, route, drive),
         width: display.width,
         height: display.height,
         dpi: display.dpi,
@@ -200,7 +205,10 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         return guacd.destroy();
       }
       ws.removeAllListeners('close');
-      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket, decision.data);
+      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket, decision.data, {
+        maxUploadBytes: drives?.maxUploadBytes ?? 0,
+        onUploadAborted: (name) => drives?.folders.removeUpload(caller.user, name),
+      });
       opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
       const r = route;
       void r.lost?.then((message) => relay.end({ code: 519, message }, 'route to the desktop lost'));

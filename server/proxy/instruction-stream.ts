@@ -2,6 +2,24 @@ import { isAscii } from 'node:buffer';
 import { ProtocolError, type LengthUnit } from './guac-protocol.js';
 
 const DOT = 0x2e;
+
+const DATA_STREAM_OPCODES = new Set(['clipboard', 'body', 'file']);
+
+/**
+ * Whether an opcode of this length may be one the relay acts on (`error`, `clipboard`, `body`,
+ * `file`). Four-letter opcodes are mostly `blob` — the bulk of a drawing stream — so those are told
+ * apart by their first bytes without making a string (when the bytes are in this chunk).
+ */
+function watched(chunk: Buffer, at: number, length: number): boolean {
+  if (length === 5 || length === 9) return true;
+  if (length !== 4) return false;
+  const b0 = chunk[at];
+  if (b0 === undefined) return true;
+  if (b0 === 0x66) return true; // f(ile)
+  if (b0 !== 0x62) return false;
+  const b1 = chunk[at + 1];
+  return b1 === undefined || b1 === 0x6f; // b(o)dy, not b(l)ob
+}
 const COMMA = 0x2c;
 const SEMI = 0x3b;
 
@@ -14,8 +32,8 @@ export interface PushResult {
   astral: boolean;
   /** A completed instruction is an `error`. */
   error: boolean;
-  /** A completed instruction opens a `clipboard` stream. */
-  clipboard: boolean;
+  /** A completed instruction opens a stream the data controls watch: `clipboard`, `body` or `file`. */
+  dataStream: boolean;
 }
 
 /**
@@ -53,7 +71,7 @@ export class InstructionStream {
     let end = -1;
     let astral = false;
     let error = false;
-    let clipboard = false;
+    let dataStream = false;
     let endAscii = this.heldAscii;
     while (pos < n) {
       if (ascii && state === LENGTH && digits === 0) {
@@ -69,7 +87,7 @@ export class InstructionStream {
           if (instrAstral) astral = true;
           instrAstral = false;
           if (fast.error) error = true;
-          if (fast.clipboard) clipboard = true;
+          if (fast.dataStream) dataStream = true;
         }
         state = fast.state;
         length = fast.length;
@@ -113,8 +131,8 @@ export class InstructionStream {
             pos++;
           }
         }
-        // only the opcodes the relay acts on are read: `error` and `clipboard`
-        if (element === 0 && (length === 5 || length === 9)) this.opcode += chunk.toString('latin1', start, pos);
+        // only the opcodes the relay acts on are read: `error`, `clipboard`, `body`, `file`
+        if (element === 0 && watched(chunk, start, length)) this.opcode += chunk.toString('latin1', start, pos);
         if (remaining === 0) state = SEPARATOR;
         continue;
       }
@@ -129,7 +147,7 @@ export class InstructionStream {
       } else if (c === SEMI) {
         if (instrAstral) astral = true;
         if (this.opcode === 'error') error = true;
-        else if (this.opcode === 'clipboard') clipboard = true;
+        else if (DATA_STREAM_OPCODES.has(this.opcode)) dataStream = true;
         element = 0;
         this.opcode = '';
         instrAstral = false;
@@ -147,7 +165,7 @@ export class InstructionStream {
     // (fastAscii keeps this.opcode itself)
     // bytes held back for the next push: were they ASCII?
     this.heldAscii = end === -1 ? this.heldAscii && ascii : ascii;
-    return { end, ascii: endAscii, astral, error, clipboard };
+    return { end, ascii: endAscii, astral, error, dataStream };
   }
 
   /**
@@ -159,7 +177,7 @@ export class InstructionStream {
     let pos = start;
     let end = -1;
     let error = false;
-    let clipboard = false;
+    let dataStream = false;
     for (;;) {
       let length = 0;
       let digits = 0;
@@ -171,24 +189,24 @@ export class InstructionStream {
         if (++digits > 9) throw new ProtocolError('element length too long');
         pos++;
       }
-      if (pos >= n) return { pos, element, end, error, clipboard, state: LENGTH, length, digits, remaining: 0 };
+      if (pos >= n) return { pos, element, end, error, dataStream, state: LENGTH, length, digits, remaining: 0 };
       if (digits === 0 || c !== DOT) throw new ProtocolError(`expected a length at byte ${pos}`);
       if (length > this.maxElementLength) throw new ProtocolError(`element of ${length} exceeds the limit`);
       pos++;
       const valueStart = pos;
       if (n - pos < length) {
-        if (element === 0 && (length === 5 || length === 9)) this.opcode += chunk.toString('latin1', valueStart, n);
-        return { pos: n, element, end, error, clipboard, state: VALUE, length, digits, remaining: length - (n - valueStart) };
+        if (element === 0 && watched(chunk, valueStart, length)) this.opcode += chunk.toString('latin1', valueStart, n);
+        return { pos: n, element, end, error, dataStream, state: VALUE, length, digits, remaining: length - (n - valueStart) };
       }
-      if (element === 0 && (length === 5 || length === 9)) this.opcode += chunk.toString('latin1', valueStart, valueStart + length);
+      if (element === 0 && watched(chunk, valueStart, length)) this.opcode += chunk.toString('latin1', valueStart, valueStart + length);
       pos += length;
-      if (pos >= n) return { pos, element, end, error, clipboard, state: SEPARATOR, length, digits, remaining: 0 };
+      if (pos >= n) return { pos, element, end, error, dataStream, state: SEPARATOR, length, digits, remaining: 0 };
       c = chunk[pos]!;
       if (c === COMMA) {
         element++;
       } else if (c === SEMI) {
         if (this.opcode === 'error') error = true;
-        else if (this.opcode === 'clipboard') clipboard = true;
+        else if (DATA_STREAM_OPCODES.has(this.opcode)) dataStream = true;
         this.opcode = '';
         element = 0;
         end = pos + 1;
@@ -196,7 +214,7 @@ export class InstructionStream {
         throw new ProtocolError(`expected ',' or ';' at byte ${pos}`);
       }
       pos++;
-      if (pos >= n) return { pos, element, end, error, clipboard, state: LENGTH, length: 0, digits: 0, remaining: 0 };
+      if (pos >= n) return { pos, element, end, error, dataStream, state: LENGTH, length: 0, digits: 0, remaining: 0 };
     }
   }
 }

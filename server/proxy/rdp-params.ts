@@ -28,12 +28,20 @@ export function effectiveCredentials(app: AppConfig, configured: RdpCredentials,
 export interface DataPaths {
   clipboardCopy: boolean;
   clipboardPaste: boolean;
+  fileUpload: boolean;
+  fileDownload: boolean;
+}
+
+/** The user's own drive folder, as guacd sees it, when the app redirects a drive. */
+export interface DriveFolder {
+  guacdPath: string;
+  name: string;
 }
 
 /** 16 MiB: room for 8 MB of text in UTF-16 inside Windows, as the clipboard holds it. */
 export const CLIPBOARD_BUFFER_BYTES = 16 * 1024 * 1024;
 
-export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials, data: DataPaths, target: { host: string; port: number } = app): Record<string, string> {
+export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCredentials, data: DataPaths, target: { host: string; port: number } = app, drive?: DriveFolder): Record<string, string> {
   const r = app.rdp;
   const p: Record<string, string> = {
     hostname: target.host,
@@ -56,6 +64,14 @@ export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCre
   if (r.domain) p.domain = r.domain;
   if (r.colorDepth) p['color-depth'] = String(r.colorDepth);
   if (r.serverLayout) p['server-layout'] = r.serverLayout;
+  if (drive) {
+    p['enable-drive'] = 'true';
+    p['drive-name'] = drive.name;
+    p['drive-path'] = drive.guacdPath;
+    p['create-drive-path'] = 'true';
+    p['disable-upload'] = String(!data.fileUpload);
+    p['disable-download'] = String(!data.fileDownload);
+  }
   if (creds.username) p.username = creds.username;
   if (creds.password) p.password = creds.password;
   return p;

@@ -56,6 +56,19 @@ function frameHeader(length: number): Buffer {
   return h;
 }
 
+/** Directory listings are allowed even when downloads are not: they carry names, not contents. */
+const STREAM_INDEX_MIMETYPE = 'application/vnd.glyptodon.guacamole.stream-index+json';
+
+/** Browser instructions that open a stream, by the position of the stream index. */
+const BROWSER_STREAM_OPENERS: Record<string, number> = { clipboard: 1, put: 2, argv: 1, audio: 1, file: 1, pipe: 1 };
+
+/** What the relay needs for file transfers beyond the data controls. */
+export interface TransferRules {
+  maxUploadBytes: number;
+  /** An upload was cut short (too large, cancelled): remove what guacd wrote of it. */
+  onUploadAborted?(name: string): void;
+}
+
 /** Opcodes that only belong in the handshake; a browser sending them mid-session is misbehaving. */
 const HANDSHAKE_ONLY = new Set(['select', 'connect', 'args']);
 
@@ -92,12 +105,15 @@ export class RelaySession {
      */
     private readonly browserSocket: Pick<Duplex, 'cork' | 'uncork' | 'on' | 'off' | 'write'>,
     /** The policy's data controls, enforced here as well as in guacd's settings. */
-    private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true },
+    private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true, fileUpload: false, fileDownload: false },
+    private readonly transfers: TransferRules = { maxUploadBytes: 100 * 1024 * 1024 },
   ) {}
 
-  /** Clipboard streams refused by the data controls, by stream index, per direction. */
+  /** Streams refused by the data controls, by stream index, per direction: their blobs are dropped. */
   private readonly blockedToBrowser = new Set<string>();
   private readonly blockedToGuacd = new Set<string>();
+  /** Uploads under way (browser `put` streams): name and bytes so far, for the size limit. */
+  private readonly uploads = new Map<string, { name: string; bytes: number }>();
 
   onEnd(listener: (status: RelayStatus, reason: string) => void): void {
     this.endListeners.push(listener);
@@ -141,14 +157,14 @@ export class RelaySession {
     if (scan.end >= 0) {
       const head = chunk.subarray(0, scan.end);
       if (scan.error) this.upstreamError = true;
-      if (!this.data.clipboardCopy && (scan.clipboard || this.blockedToBrowser.size)) {
+      if ((!this.data.clipboardCopy || !this.data.fileDownload) && (scan.dataStream || this.blockedToBrowser.size)) {
         let decoded: string[][];
         try {
           decoded = decodeInstructions(Buffer.concat([...this.held, head]), 'codepoint');
         } catch (err) {
           return this.protocolFailure('guacd', err);
         }
-        const kept = this.dropClipboard(decoded, this.blockedToBrowser, 'guacd');
+        const kept = this.filterFromGuacd(decoded);
         if (kept.length) this.toBrowser([kept.map((i) => encodeInstruction(i, 'utf16')).join('')]);
       } else if (scan.ascii && !scan.astral) {
         // the common case: whole instructions, pure ASCII, forwarded as they were read
@@ -223,16 +239,16 @@ export class RelaySession {
     }
     let forward = '';
     let needsRewrite = false;
-    if (!this.data.clipboardPaste) {
-      const kept = this.dropClipboard(instructions, this.blockedToGuacd, 'browser');
-      needsRewrite = kept.length !== instructions.length;
-      instructions = kept;
-    }
+    const kept = this.filterFromBrowser(instructions);
+    needsRewrite = kept.length !== instructions.length;
+    instructions = kept;
     for (const ins of instructions) {
       const opcode = ins[0]!;
       if (opcode === '') {
         // tunnel-internal: answer keep-alive pings here instead of bothering guacd with them
         if (ins[1] === 'ping') this.toBrowser([encodeInstruction(ins, 'utf16')]);
+        // the page gave up an upload: close it at guacd and remove the partial file
+        else if (ins[1] === 'cancel-upload' && ins[2] !== undefined) this.abortUpload(ins[2], undefined);
         needsRewrite = true;
         continue;
       }
@@ -252,24 +268,102 @@ export class RelaySession {
   }
 
   /**
-   * Drops clipboard streams the policy forbids in this direction: the `clipboard` that opens one
-   * and every `blob`/`end` of it. guacd is told the same through disable-copy/disable-paste; this
-   * holds even if guacd or a hand-written browser ignores that.
+   * What guacd sends that the policy forbids: clipboard streams when copying out is off (the
+   * `clipboard` that opens one and every `blob`/`end` of it), file contents when downloads are
+   * off (`body` of a file — listings stay — and `file`). guacd is told the same through
+   * disable-copy/disable-download; this holds even if guacd ignores it. A refused download is
+   * answered with an error `ack`, on which guacd frees the stream and sends nothing more.
    */
-  private dropClipboard(instructions: string[][], blocked: Set<string>, from: 'guacd' | 'browser'): string[][] {
-    return instructions.filter(([opcode, stream]) => {
-      if (opcode === 'clipboard' && stream !== undefined) {
-        blocked.add(stream);
-        this.log.info({ session: this.id, from }, 'clipboard stream refused by the data controls');
-        if (from === 'browser') this.toBrowser([encodeInstruction(['ack', stream, 'Clipboard is disabled by policy', '771'], 'utf16')]);
+  private filterFromGuacd(instructions: string[][]): string[][] {
+    return instructions.filter((ins) => {
+      const [opcode, a1, a2, a3] = ins;
+      if (opcode === 'clipboard' && a1 !== undefined) {
+        this.blockedToBrowser.delete(a1);
+        if (this.data.clipboardCopy) return true;
+        this.blockedToBrowser.add(a1);
+        this.log.info({ session: this.id, from: 'guacd' }, 'clipboard stream refused by the data controls');
         return false;
       }
-      if ((opcode === 'blob' || opcode === 'end') && stream !== undefined && blocked.has(stream)) {
-        if (opcode === 'end') blocked.delete(stream);
+      const download = opcode === 'file' ? a1 : opcode === 'body' && a3 !== STREAM_INDEX_MIMETYPE ? a2 : undefined;
+      if (download !== undefined && !this.data.fileDownload) {
+        this.log.info({ session: this.id, opcode }, 'download refused by the data controls');
+        this.toGuacd(encodeInstruction(['ack', download, 'Downloads are disabled by policy', '771'], 'codepoint'));
+        return false;
+      }
+      if ((opcode === 'blob' || opcode === 'end') && a1 !== undefined && this.blockedToBrowser.has(a1)) {
+        if (opcode === 'end') this.blockedToBrowser.delete(a1);
         return false;
       }
       return true;
     });
+  }
+
+  /**
+   * What the browser sends that the policy forbids or the limits do not allow: pastes when
+   * pasting is off, uploads when uploading is off, and the rest of an upload that grew past the
+   * size limit. The browser gets an error `ack` for the stream, so its writer stops.
+   */
+  private filterFromBrowser(instructions: string[][]): string[][] {
+    return instructions.filter((ins) => {
+      const [opcode, a1, a2, , a4] = ins;
+      const opens = BROWSER_STREAM_OPENERS[opcode!];
+      if (opens !== undefined) {
+        const stream = ins[opens];
+        if (stream === undefined) return true;
+        // guacamole-common-js reuses a stream index once the last stream on it is done
+        this.blockedToGuacd.delete(stream);
+        if (opcode === 'clipboard' && !this.data.clipboardPaste) return this.refuseFromBrowser(stream, 'Clipboard is disabled by policy', 'clipboard stream refused by the data controls');
+        if (opcode === 'put') {
+          if (!this.data.fileUpload) return this.refuseFromBrowser(stream, 'Uploads are disabled by policy', 'upload refused by the data controls');
+          this.uploads.set(stream, { name: a4 ?? '', bytes: 0 });
+        }
+        return true;
+      }
+      if ((opcode === 'blob' || opcode === 'end') && a1 !== undefined) {
+        if (this.blockedToGuacd.has(a1)) {
+          if (opcode === 'end') this.blockedToGuacd.delete(a1);
+          return false;
+        }
+        const upload = this.uploads.get(a1);
+        if (upload && opcode === 'end') this.uploads.delete(a1);
+        else if (upload && a2 !== undefined) {
+          // base64: three bytes per four characters, less the padding
+          upload.bytes += (a2.length * 3) / 4 - (a2.endsWith('==') ? 2 : a2.endsWith('=') ? 1 : 0);
+          if (upload.bytes > this.transfers.maxUploadBytes) {
+            const mb = Math.floor(this.transfers.maxUploadBytes / (1024 * 1024));
+            this.abortUpload(a1, `The file is larger than the ${mb} MB upload limit`);
+            return false;
+          }
+        }
+      }
+      return true;
+    });
+  }
+
+  private refuseFromBrowser(stream: string, message: string, log: string): false {
+    this.blockedToGuacd.add(stream);
+    this.log.info({ session: this.id, from: 'browser' }, log);
+    this.toBrowser([encodeInstruction(['ack', stream, message, '771'], 'utf16')]);
+    return false;
+  }
+
+  /** Ends an upload at guacd, removes what was written, and drops the rest from the browser. */
+  private abortUpload(stream: string, tooLarge: string | undefined): void {
+    const upload = this.uploads.get(stream);
+    if (!upload) return;
+    this.uploads.delete(stream);
+    this.blockedToGuacd.add(stream);
+    // after this message's earlier instructions have been forwarded
+    queueMicrotask(() => this.toGuacd(encodeInstruction(['end', stream], 'codepoint')));
+    // CLIENT_OVERRUN: the browser's writer stops and the page can say why
+    if (tooLarge) this.toBrowser([encodeInstruction(['ack', stream, tooLarge, '781'], 'utf16')]);
+    this.log.info({ session: this.id, reason: tooLarge ? 'too large' : 'cancelled' }, 'upload aborted; removing the partial file');
+    // after guacd has had the `end`, so it has closed the file
+    setTimeout(() => this.transfers.onUploadAborted?.(upload.name), 200).unref();
+  }
+
+  private toGuacd(text: string): void {
+    if (this.guacd.writable) this.guacd.write(text);
   }
 
   private sameOrRewritten(original: Buffer, reencoded: string): Buffer {

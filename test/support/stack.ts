@@ -24,6 +24,8 @@ export interface StackOptions {
   accessGroups?: Record<string, unknown>;
   /** Merged into the gateway's tunnels section; the state file and admin socket default into stateDir. */
   tunnels?: Record<string, unknown>;
+  /** Merged into the gateway's drives section; the root defaults into stateDir. */
+  drives?: Record<string, unknown>;
   /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
   plainHttp?: boolean;
   /** A directory whose development CA the test already uses (see `testCa`). */
@@ -96,6 +98,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     apps: (opts.apps ?? []).map((a) => ({ policies: [ALLOW_EVERYONE], ...(a as object) })),
     accessGroups: opts.accessGroups ?? {},
     tunnels: { stateFile: path.join(stateDir, 'tunnels.json'), ...opts.tunnels },
+    drives: { root: path.join(stateDir, 'drives'), ...opts.drives },
   });
   let gateway: Gateway;
   try {

@@ -7,6 +7,7 @@ import { PROTOCOL_VERSION, RDP_ARG_NAMES } from './rdp-args.js';
 import { paint, type ScreenModel } from './screen.js';
 import { Status } from './status.js';
 import { describeProtocol, probeX224, requestedProtocolsFor, type X224Probe } from './x224.js';
+import { StandinDrive } from './drive.js';
 
 /** guacd's blob size for outbound streams: 6048 base64 characters = 4536 bytes. */
 const BLOB_BASE64_CHARS = 6048;
@@ -83,6 +84,10 @@ export class Session {
   private lastMask = 0;
   private frame = 0;
   private nextOutStream = 1;
+  /** The redirected drive, when the connection enables one. */
+  drive: StandinDrive | undefined;
+  /** put stream → file name, to report completed uploads. */
+  private readonly putNames = new Map<string, string>();
   /** Clipboard streams the client is sending: stream index → mimetype and decoded chunks. */
   private readonly inbound = new Map<string, { mimetype: string; chunks: Buffer[]; argv?: string }>();
   /** Parameters asked for with `required` and not answered yet. */
@@ -178,6 +183,7 @@ export class Session {
   }
 
   private stopActivity(): void {
+    this.drive?.close();
     if (this.inactivityTimer) clearTimeout(this.inactivityTimer);
     if (this.clockTimer) clearInterval(this.clockTimer);
     this.inactivityTimer = undefined;
@@ -322,6 +328,11 @@ export class Session {
 
   /** The part of connecting that follows the handshake (and any `required` answers). */
   private proceed(): void {
+    const drivePath = this.connectArgs['drive-path'];
+    if (this.connectArgs['enable-drive'] === 'true' && drivePath) {
+      this.drive = new StandinDrive(drivePath, (t) => this.sendRaw(t), () => this.allocStream());
+      this.drive.announce(this.connectArgs['drive-name'] || 'Shared Drive');
+    }
     this.sendRaw(ins('sync', Date.now(), 0));
     this.repaint(true);
     this.clockTimer = setInterval(() => this.repaint(false), 1000);
@@ -379,6 +390,18 @@ export class Session {
         return this.onClipboard(args);
       case 'argv':
         return this.onArgv(args);
+      case 'get':
+        if (args[1] !== undefined) this.drive?.get(args[1]);
+        return;
+      case 'put':
+        if (args[1] !== undefined && args[3] !== undefined && this.drive) {
+          this.putNames.set(args[1], args[3]);
+          this.drive.put(args[1], args[3]);
+        }
+        return;
+      case 'ack':
+        if (args[0] !== undefined) this.drive?.ack(args[0], Number(args[2]));
+        return;
       case 'blob':
         return this.onBlob(args);
       case 'end':
@@ -457,6 +480,7 @@ export class Session {
   private onBlob(args: string[]): void {
     const [stream, data] = args;
     if (stream === undefined || data === undefined) return;
+    if (this.drive?.blob(stream, data)) return;
     const entry = this.inbound.get(stream);
     if (entry) entry.chunks.push(Buffer.from(data, 'base64'));
     this.sendRaw(ins('ack', stream, 'OK', Status.SUCCESS));
@@ -465,6 +489,11 @@ export class Session {
   private onEnd(args: string[]): void {
     const stream = args[0];
     if (stream === undefined) return;
+    if (this.drive?.end(stream, this.putNames.get(stream))) {
+      this.putNames.delete(stream);
+      this.hooks.changed();
+      return;
+    }
     const entry = this.inbound.get(stream);
     this.inbound.delete(stream);
     if (entry?.argv !== undefined) {
