@@ -96,6 +96,8 @@ export const rdpSchema = z.strictObject({
    * (never shared between users). Uploads and downloads still need the policy's dataControls.
    */
   drive: z.boolean().default(false),
+  /** A "Drawbridge PDF" printer in the desktop; printed documents download in the browser (a download: needs dataControls.fileDownload). */
+  printing: z.boolean().default(false),
 });
 
 export const appSchema = z.strictObject({

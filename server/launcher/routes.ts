@@ -101,7 +101,7 @@ export function launcherRoutes(opts: LauncherOptions): Router {
     opts.audit.write({ event: 'launch', result: 'success', ...who, app: app.id, decision: d.code, policy: d.policy, purpose, reasons: d.reasons });
     // the gateway enforces these whatever the page does; the page uses them to hide what would fail
     const dc = d.dataControls;
-    const files = app.rdp.drive ? { upload: Boolean(dc?.fileUpload), download: Boolean(dc?.fileDownload) } : { upload: false, download: false };
+    const files = { upload: app.rdp.drive && Boolean(dc?.fileUpload), download: (app.rdp.drive || app.rdp.printing) && Boolean(dc?.fileDownload) };
     res.set('Cache-Control', 'no-store').json({
       token,
       websocketPath: DESKTOP_WS_PATH,

@@ -72,6 +72,11 @@ export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCre
     p['disable-upload'] = String(!data.fileUpload);
     p['disable-download'] = String(!data.fileDownload);
   }
+  // printed pages leave the desktop as PDF files: a download like any other
+  if (r.printing && data.fileDownload) {
+    p['enable-printing'] = 'true';
+    p['printer-name'] = 'Drawbridge PDF';
+  }
   if (creds.username) p.username = creds.username;
   if (creds.password) p.password = creds.password;
   return p;

@@ -1,4 +1,7 @@
 /// <reference lib="dom" />
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { artifactPath, launchChromium } from '../support/browser.js';
@@ -35,6 +38,22 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
       apps: [
         { id: 'sso-desk', name: 'SSO desk', host: rdp.host, port: rdp.port, rdp: { security: 'nla', ignoreCert: true, ssoUsername: 'upn' } },
         { id: 'lab', name: 'Lab', host: rdp.host, port: rdp.port, rdp: { security: 'any', ignoreCert: true } },
+        {
+          id: 'files-desk',
+          name: 'Files desk',
+          host: rdp.host,
+          port: rdp.port,
+          rdp: { security: 'any', ignoreCert: true, drive: true, printing: true },
+          policies: [{ name: 'files (test)', action: 'allow', include: [{ everyone: true }], dataControls: { fileUpload: true, fileDownload: true } }],
+        },
+        {
+          id: 'read-only-files',
+          name: 'No uploads',
+          host: rdp.host,
+          port: rdp.port,
+          rdp: { security: 'any', ignoreCert: true, drive: true },
+          policies: [{ name: 'download only (test)', action: 'allow', include: [{ everyone: true }], dataControls: { fileUpload: false, fileDownload: true } }],
+        },
       ],
     });
     browser = await launchChromium();
@@ -126,4 +145,49 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     await new Promise((r) => setTimeout(r, 1500));
     expect(await page.getAttribute('#status', 'data-state')).toBe('ended');
   });
+
+  it('uploads with a progress bar, lists and downloads files through the file panel; printing downloads a PDF', async () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const data = randomBytes(3 * 1024 * 1024 + 123);
+    const file = path.join(stack.stateDir, 'report.bin');
+    writeFileSync(file, data);
+    await page.goto(`${stack.url}/desktop/files-desk`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#files-toggle:not([hidden])');
+    await page.click('#files-toggle');
+    await page.waitForSelector('#files-list[data-loaded="/"]');
+    expect(await page.isVisible('#files-upload')).toBe(true);
+    await page.setInputFiles('#files-input', file);
+    await page.waitForSelector('.transfer[data-name="report.bin"][data-state="done"]', { timeout: 30_000 });
+    expect(await page.textContent('.transfer[data-name="report.bin"] .transfer-note')).toMatch(/3\.0 MB, uploaded/);
+    const s = standin.sessions.at(-1)!;
+    await expect.poll(() => s.drive?.uploaded).toContain('/report.bin');
+    expect(sha(readFileSync(path.join(s.connectArgs['drive-path']!, 'report.bin')))).toBe(sha(data));
+    await page.waitForSelector('.files-entry[data-name="report.bin"]');
+    await page.screenshot({ path: artifactPath('features-05-file-uploaded.png') });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('.files-entry[data-name="report.bin"]')]);
+    expect(download.suggestedFilename()).toBe('report.bin');
+    expect(sha(readFileSync(await download.path()))).toBe(sha(data));
+    // the desktop prints: guacd sends the PDF as a file stream, the browser saves it
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(20_000), Buffer.from('\n%%EOF\n')]);
+    const [printed] = await Promise.all([page.waitForEvent('download'), Promise.resolve().then(() => s.sendFile('Quarterly report.pdf', 'application/pdf', pdf))]);
+    expect(printed.suggestedFilename()).toBe('Quarterly report.pdf');
+    expect(sha(readFileSync(await printed.path()))).toBe(sha(pdf));
+    expect(s.connectArgs['enable-printing']).toBe('true');
+    await page.screenshot({ path: artifactPath('features-06-file-downloaded-and-printed.png') });
+    await page.click('#files-toggle');
+  }, 90_000);
+
+  it('does not offer uploads the policy does not allow (the gateway refuses them regardless: file-transfer.test.ts)', async () => {
+    await page.goto(`${stack.url}/desktop/read-only-files`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#files-toggle:not([hidden])');
+    await page.click('#files-toggle');
+    await page.waitForSelector('#files-list[data-loaded="/"]');
+    expect(await page.isVisible('#files-upload')).toBe(false);
+    expect(standin.sessions.at(-1)!.connectArgs['disable-upload']).toBe('true');
+    // downloads are allowed: this user's earlier upload is there to fetch
+    await page.waitForSelector('.files-entry[data-name="report.bin"]:not([disabled])');
+    await page.screenshot({ path: artifactPath('features-07-upload-not-offered.png') });
+  }, 60_000);
 });

@@ -112,10 +112,21 @@ export interface AppSummary {
   needsPurpose?: boolean;
 }
 
+/** What the policy lets cross for this launch (the gateway enforces it regardless). */
+export interface Capabilities {
+  clipboardCopy: boolean;
+  clipboardPaste: boolean;
+  /** The desktop has a redirected drive (a file panel). */
+  drive: boolean;
+  upload: boolean;
+  download: boolean;
+}
+
 export interface LaunchResult {
   token: string;
   websocketPath: string;
   expiresInSeconds: number;
+  capabilities?: Capabilities;
 }
 
 export const getMe = (signal?: AbortSignal) => apiRequest<Me>('/api/me', { signal });

@@ -30,6 +30,9 @@ export interface StandinSession {
   readonly lagMs: number | undefined;
   readonly closed: boolean;
   sendClipboard(text: string): void;
+  /** Sends a file as guacd does for the desktop's Download folder or a print job. */
+  sendFile(name: string, mimetype: string, data: Buffer): void;
+  readonly fileAcks: Array<{ stream: string; status: number }>;
   sendRaw(data: Buffer | string): void;
   sendSplit(parts: Buffer[], gapMs?: number): Promise<void>;
   sendError(message: string, code: number): void;

@@ -149,6 +149,26 @@ export class Session {
     this.sendRaw(out);
   }
 
+  /** A file the desktop sends (its Download folder, a print job): `file`, then a blob per client ack. */
+  sendFile(name: string, mimetype: string, data: Buffer): void {
+    const stream = String(this.allocStream());
+    let offset = 0;
+    this.fileSends.set(stream, (status) => {
+      if (status !== Status.SUCCESS) return this.fileSends.delete(stream);
+      const chunk = data.subarray(offset, offset + 6048);
+      offset += chunk.length;
+      if (chunk.length === 0) {
+        this.fileSends.delete(stream);
+        this.sendRaw(ins('end', stream));
+      } else this.sendRaw(ins('blob', stream, chunk.toString('base64')));
+    });
+    this.sendRaw(ins('file', stream, mimetype, name));
+  }
+
+  private readonly fileSends = new Map<string, (status: number) => void>();
+  /** Client acks on `file` streams, by status, for tests. */
+  readonly fileAcks: Array<{ stream: string; status: number }> = [];
+
   sendError(message: string, code: number): void {
     this.sendRaw(ins('error', message, code));
     this.close();
@@ -400,7 +420,13 @@ export class Session {
         }
         return;
       case 'ack':
-        if (args[0] !== undefined) this.drive?.ack(args[0], Number(args[2]));
+        if (args[0] === undefined) return;
+        if (this.fileSends.has(args[0])) {
+          this.fileAcks.push({ stream: args[0], status: Number(args[2]) });
+          this.fileSends.get(args[0])!(Number(args[2]));
+          return;
+        }
+        this.drive?.ack(args[0], Number(args[2]));
         return;
       case 'blob':
         return this.onBlob(args);

@@ -10,6 +10,7 @@ import { PurposePrompt } from './purpose-prompt.js';
 import { StatusOverlay } from './status-overlay.js';
 import { ClipboardPanel } from './clipboard-panel.js';
 import { CredentialsPrompt } from './credentials-prompt.js';
+import { FilesPanel } from './files-panel.js';
 import { DesktopSession } from './session.js';
 import { MAX_RECONNECT_ATTEMPTS, reconnectDelayMs } from '../protocol/reconnect-policy.js';
 import { bindToolbar } from './toolbar.js';
@@ -135,9 +136,12 @@ async function start(): Promise<void> {
   });
 
   const credentials = new CredentialsPrompt(overlay);
+  const files = new FilesPanel(desktop);
   let attempt = 0;
   const open = (launch: LaunchResult) => {
+    if (launch.capabilities) files.setCapabilities(launch.capabilities);
     session = new DesktopSession({
+      files,
       container: desktop,
       overlay,
       clipboard,

@@ -15,6 +15,7 @@ import { STATUS_CODES, endedView, statusMessage } from '../protocol/status-messa
 import { shouldReconnect } from '../protocol/reconnect-policy.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import type { CredentialsPrompt } from './credentials-prompt.js';
+import type { FilesPanel } from './files-panel.js';
 import { DisplayFit, type ScaleMode } from './display-fit.js';
 import { attachKeyboard, attachPointer, sendKeyCombo, type KeyboardControl } from './input.js';
 import type { StatusContent, StatusOverlay } from './status-overlay.js';
@@ -26,6 +27,7 @@ export interface SessionOptions {
   overlay: StatusOverlay;
   clipboard: ClipboardPanel;
   credentials: CredentialsPrompt;
+  files: FilesPanel;
   sizeLabel: HTMLElement;
   onConnected?(): void;
   /** A working session dropped in a way a new connection may fix; the page takes over. */
@@ -66,6 +68,7 @@ export class DesktopSession {
     attachPointer(client, container);
     this.keyboard = attachKeyboard(client, container, () => this.isConnected());
     clipboard.attach(client);
+    this.options.files.attach(client, (opcode, ...args) => tunnel.sendMessage(Guacamole.Tunnel.INTERNAL_DATA_OPCODE, opcode, ...args));
 
     client.onstatechange = (state: number) => {
       this.connected = state === Guacamole.Client.State.CONNECTED;
