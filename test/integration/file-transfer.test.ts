@@ -212,3 +212,85 @@ describe('file transfer via the redirected drive', () => {
     conn.ws.close();
   });
 });
+
+/**
+ * The same transfer against a real Apache guacd when this machine has one: guacd serves the
+ * redirected drive from the user's folder itself (the RDP server is the real freerdp-shadow).
+ */
+describe('file transfer with a real guacd', () => {
+  it('uploads and downloads 50 MB byte-exact through guacd\'s own drive', async (ctx) => {
+    const { startTestGuacd } = await import('../support/guacd.js');
+    const { rdpServerUnavailable, startRdpServer } = await import('../support/rdp-server.js');
+    const guacd = await startTestGuacd();
+    const noRdp = rdpServerUnavailable();
+    if (guacd.kind !== 'real' || noRdp) {
+      await guacd.close();
+      process.stderr.write(`SKIP real-guacd file transfer: ${noRdp ?? 'no real guacd here (GUACD_HOST/GUACD_PORT or guacd on PATH)'}\n`);
+      return ctx.skip();
+    }
+    const rdp = await startRdpServer({ width: 800, height: 600 });
+    const stack = await startStack({ guacd, apps: [{ id: 'files', name: 'Files', host: rdp.host, port: rdp.port, rdp: { drive: true, ignoreCert: true }, policies: [{ name: 'all', action: 'allow', include: [{ everyone: true }], dataControls: { fileUpload: true, fileDownload: true } }] }] });
+    try {
+      const alice = stack.client();
+      await signIn(alice, stack.url, 'alice@contoso.example', 'alice');
+      const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'files') });
+      const fsIns = await conn.waitFor((i) => i[0] === 'filesystem', 20_000);
+      const obj = fsIns[1]!;
+      const data = randomBytes(50 * MB);
+      // upload: put, then a blob per ack
+      let cursor = conn.instructions.length;
+      const findFrom = (from: number, pred: (x: string[]) => boolean) => {
+        for (let k = from; k < conn.instructions.length; k++) if (pred(conn.instructions[k]!)) return k;
+        return -1;
+      };
+      const waitAck = async (stream: string) => {
+        for (;;) {
+          const i = findFrom(cursor, (x) => x[0] === 'ack' && x[1] === stream);
+          if (i >= 0) {
+            cursor = i + 1;
+            return conn.instructions[i]!;
+          }
+          await new Promise<void>((r) => conn.ws.once('message', () => r()));
+        }
+      };
+      conn.send(ins('put', obj, '3', 'application/octet-stream', '/real.bin'));
+      let ack = await waitAck('3');
+      for (let off = 0; off < data.length && ack[3] === '0'; off += 6048) {
+        conn.send(ins('blob', '3', data.subarray(off, off + 6048).toString('base64')));
+        ack = await waitAck('3');
+      }
+      expect(ack[3]).toBe('0');
+      conn.send(ins('end', '3'));
+      // download it back
+      conn.send(ins('get', obj, '/real.bin'));
+      let body: string[] | undefined;
+      while (!body) {
+        body = conn.instructions.slice(cursor).find((x) => x[0] === 'body' && x[4] === '/real.bin');
+        if (!body) await new Promise<void>((r) => conn.ws.once('message', () => r()));
+      }
+      const stream = body[2]!;
+      cursor = conn.instructions.indexOf(body) + 1;
+      const parts: Buffer[] = [];
+      conn.send(ins('ack', stream, 'OK', '0'));
+      for (;;) {
+        const k = findFrom(cursor, (x) => (x[0] === 'blob' || x[0] === 'end') && x[1] === stream);
+        if (k < 0) {
+          await new Promise<void>((r) => conn.ws.once('message', () => r()));
+          continue;
+        }
+        cursor = k + 1;
+        const x = conn.instructions[k]!;
+        if (x[0] === 'end') break;
+        parts.push(Buffer.from(x[2]!, 'base64'));
+        conn.send(ins('ack', stream, 'OK', '0'));
+      }
+      expect(sha(Buffer.concat(parts))).toBe(sha(data));
+      conn.ws.close();
+    } finally {
+      await stack.close();
+      await rdp.close();
+      await guacd.close();
+    }
+  }, 180_000);
+});
+
