@@ -37,7 +37,7 @@ export interface Guarded {
 
 export type AccessGroups = Readonly<Record<string, RuleSet>>;
 
-const NOTHING: DataControls = { clipboardCopy: false, clipboardPaste: false, fileUpload: false, fileDownload: false };
+const NOTHING: DataControls = { clipboardCopy: false, clipboardPaste: false, fileUpload: false, fileDownload: false, microphone: false };
 export const MIN_PURPOSE_LENGTH = 5;
 
 const selectors = new WeakMap<object, [Selector<never>, never]>();

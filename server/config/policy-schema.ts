@@ -56,6 +56,8 @@ export const dataControlsSchema = z
     clipboardPaste: z.boolean().default(true),
     fileUpload: z.boolean().default(false),
     fileDownload: z.boolean().default(false),
+    /** The user's microphone into the desktop (guacd enable-audio-input). */
+    microphone: z.boolean().default(false),
   })
   .prefault({});
 

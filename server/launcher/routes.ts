@@ -18,7 +18,7 @@ export interface LaunchDecision {
   policy?: string;
   reasons: Reason[];
   /** What may cross, so the page shows only the controls that will work. */
-  dataControls?: { clipboardCopy: boolean; clipboardPaste: boolean; fileUpload: boolean; fileDownload: boolean };
+  dataControls?: { clipboardCopy: boolean; clipboardPaste: boolean; fileUpload: boolean; fileDownload: boolean; microphone: boolean };
 }
 
 export interface LauncherOptions {
@@ -106,7 +106,7 @@ export function launcherRoutes(opts: LauncherOptions): Router {
       token,
       websocketPath: DESKTOP_WS_PATH,
       expiresInSeconds: opts.tokens.ttlSeconds,
-      capabilities: { clipboardCopy: Boolean(app.rdp.clipboard.copy && dc?.clipboardCopy), clipboardPaste: Boolean(app.rdp.clipboard.paste && dc?.clipboardPaste), drive: app.rdp.drive, ...files },
+      capabilities: { clipboardCopy: Boolean(app.rdp.clipboard.copy && dc?.clipboardCopy), clipboardPaste: Boolean(app.rdp.clipboard.paste && dc?.clipboardPaste), drive: app.rdp.drive, microphone: app.rdp.audio && Boolean(dc?.microphone), ...files },
     });
   });
 

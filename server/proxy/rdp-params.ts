@@ -30,6 +30,7 @@ export interface DataPaths {
   clipboardPaste: boolean;
   fileUpload: boolean;
   fileDownload: boolean;
+  microphone: boolean;
 }
 
 /** The user's own drive folder, as guacd sees it, when the app redirects a drive. */
@@ -55,6 +56,7 @@ export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCre
     'disable-copy': String(!(r.clipboard.copy && data.clipboardCopy)),
     'disable-paste': String(!(r.clipboard.paste && data.clipboardPaste)),
     'disable-audio': String(!r.audio),
+    'enable-audio-input': String(r.audio && data.microphone),
     'client-name': 'Drawbridge',
     // guacd builds that know this parameter (KCM patches, newer guacamole-server) keep up to this
     // much clipboard; stock 1.5.5/1.6.0 do not list it and stop at 256 KB, whatever we send

@@ -105,7 +105,7 @@ export class RelaySession {
      */
     private readonly browserSocket: Pick<Duplex, 'cork' | 'uncork' | 'on' | 'off' | 'write'>,
     /** The policy's data controls, enforced here as well as in guacd's settings. */
-    private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true, fileUpload: false, fileDownload: false },
+    private readonly data: DataPaths = { clipboardCopy: true, clipboardPaste: true, fileUpload: false, fileDownload: false, microphone: false },
     private readonly transfers: TransferRules = { maxUploadBytes: 100 * 1024 * 1024 },
   ) {}
 
@@ -313,6 +313,7 @@ export class RelaySession {
         // guacamole-common-js reuses a stream index once the last stream on it is done
         this.blockedToGuacd.delete(stream);
         if (opcode === 'clipboard' && !this.data.clipboardPaste) return this.refuseFromBrowser(stream, 'Clipboard is disabled by policy', 'clipboard stream refused by the data controls');
+        if (opcode === 'audio' && !this.data.microphone) return this.refuseFromBrowser(stream, 'The microphone is disabled by policy', 'microphone stream refused by the data controls');
         if (opcode === 'put') {
           if (!this.data.fileUpload) return this.refuseFromBrowser(stream, 'Uploads are disabled by policy', 'upload refused by the data controls');
           this.uploads.set(stream, { name: a4 ?? '', bytes: 0 });

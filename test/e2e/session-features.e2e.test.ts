@@ -47,6 +47,14 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
           policies: [{ name: 'files (test)', action: 'allow', include: [{ everyone: true }], dataControls: { fileUpload: true, fileDownload: true } }],
         },
         {
+          id: 'mic-desk',
+          name: 'Mic desk',
+          host: rdp.host,
+          port: rdp.port,
+          rdp: { security: 'any', ignoreCert: true },
+          policies: [{ name: 'mic (test)', action: 'allow', include: [{ everyone: true }], dataControls: { microphone: true } }],
+        },
+        {
           id: 'read-only-files',
           name: 'No uploads',
           host: rdp.host,
@@ -56,8 +64,10 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
         },
       ],
     });
-    browser = await launchChromium();
-    context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 760 } });
+    // a fake microphone, permission granted: what a user who clicked "Allow" has
+    browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required']);
+    context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1300, height: 760 } });
+    await context.grantPermissions(['microphone']);
     page = await context.newPage();
     page.on('response', (r) => {
       if (r.url().startsWith(stack.url)) void r.text().then((t) => bodies.push(t), () => undefined);
@@ -190,4 +200,42 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     await page.waitForSelector('.files-entry[data-name="report.bin"]:not([disabled])');
     await page.screenshot({ path: artifactPath('features-07-upload-not-offered.png') });
   }, 60_000);
+
+  it('sends the key bar combinations, plays sound with a mute control, and streams the microphone when allowed', async () => {
+    await page.goto(`${stack.url}/desktop/mic-desk`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    const s = standin.sessions.at(-1)!;
+    expect(s.connectArgs['enable-audio-input']).toBe('true');
+    const keysAfter = (n: number) => s.keys.slice(n).map((k) => `${k.keysym.toString(16)}${k.pressed ? '+' : '-'}`);
+    let n = s.keys.length;
+    await page.click('.key-button[data-keys="win"]');
+    await expect.poll(() => keysAfter(n)).toEqual(['ffeb+', 'ffeb-']);
+    n = s.keys.length;
+    await page.click('.key-button[data-keys="alt-tab"]');
+    await expect.poll(() => keysAfter(n)).toEqual(['ffe9+', 'ff09+', 'ff09-', 'ffe9-']);
+    n = s.keys.length;
+    await page.click('.key-button[data-keys="print-screen"]');
+    await expect.poll(() => keysAfter(n)).toEqual(['ff61+', 'ff61-']);
+    // sound: the page accepts the desktop's audio stream for playback, and mute suspends it
+    s.sendTone(300);
+    await expect.poll(() => s.audioAcks).toEqual([0]);
+    await page.click('#mute');
+    await expect.poll(() => page.getAttribute('#mute', 'data-audio-state')).toBe('suspended');
+    expect(await page.textContent('#mute')).toBe('Unmute');
+    await page.click('#mute');
+    await expect.poll(() => page.getAttribute('#mute', 'data-audio-state')).toBe('running');
+    // microphone: offered because the policy allows it; audio reaches guacd once turned on
+    expect(await page.isVisible('#mic')).toBe(true);
+    await page.click('#mic');
+    await expect.poll(() => s.micBytes, { timeout: 10_000 }).toBeGreaterThan(10_000);
+    await page.screenshot({ path: artifactPath('features-08-key-bar-mute-mic.png') });
+    await page.click('#mic');
+  }, 60_000);
+
+  it('does not offer the microphone where the policy does not allow it', async () => {
+    await page.goto(`${stack.url}/desktop/lab`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    expect(await page.isVisible('#mic')).toBe(false);
+    expect(standin.sessions.at(-1)!.connectArgs['enable-audio-input']).toBe('false');
+  });
 });

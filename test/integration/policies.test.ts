@@ -108,6 +108,15 @@ describe('access policies', () => {
     conn.send('0.,4.ping,1.5;');
     await conn.waitFor((i) => i[0] === '' && i[2] === '5');
     expect(s.clipboardReceived).toEqual([]);
+    // the microphone is off unless a policy allows it: an audio stream is refused at the gateway
+    expect(s.connectArgs['enable-audio-input']).toBe('false');
+    conn.send('5.audio,1.5,31.audio/L16;rate=44100,channels=1;');
+    conn.send(`4.blob,1.5,8.AAAAAAAA;`);
+    const micAck = await conn.waitFor((i) => i[0] === 'ack' && i[1] === '5');
+    expect(micAck.slice(2)).toEqual(['The microphone is disabled by policy', '771']);
+    conn.send('0.,4.ping,1.6;');
+    await conn.waitFor((i) => i[0] === '' && i[2] === '6');
+    expect(s.micBytes).toBe(0);
     conn.ws.close();
   });
 

@@ -120,6 +120,7 @@ export interface Capabilities {
   drive: boolean;
   upload: boolean;
   download: boolean;
+  microphone?: boolean;
 }
 
 export interface LaunchResult {

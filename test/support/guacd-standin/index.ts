@@ -33,6 +33,11 @@ export interface StandinSession {
   /** Sends a file as guacd does for the desktop's Download folder or a print job. */
   sendFile(name: string, mimetype: string, data: Buffer): void;
   readonly fileAcks: Array<{ stream: string; status: number }>;
+  /** Plays a short tone to the client (an `audio` stream, 16-bit PCM). */
+  sendTone(ms?: number): void;
+  readonly audioAcks: number[];
+  /** Bytes of microphone audio the client sent. */
+  readonly micBytes: number;
   sendRaw(data: Buffer | string): void;
   sendSplit(parts: Buffer[], gapMs?: number): Promise<void>;
   sendError(message: string, code: number): void;

@@ -166,6 +166,30 @@ export class Session {
   }
 
   private readonly fileSends = new Map<string, (status: number) => void>();
+  private readonly micStreams = new Set<string>();
+  /** Bytes of microphone audio received from the client. */
+  micBytes = 0;
+  /** Client acks of audio streams this side opened, by status (0 = the browser plays it). */
+  readonly audioAcks: number[] = [];
+
+  /** Plays a short tone (16-bit PCM) to the client, as guacd streams the desktop's sound. */
+  sendTone(ms = 500): void {
+    const stream = String(this.allocStream());
+    const rate = 44100;
+    const samples = Math.floor((rate * ms) / 1000);
+    const pcm = Buffer.alloc(samples * 4);
+    for (let i = 0; i < samples; i++) {
+      const v = Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 8000);
+      pcm.writeInt16LE(v, i * 4);
+      pcm.writeInt16LE(v, i * 4 + 2);
+    }
+    this.audioOut.add(stream);
+    let out = ins('audio', stream, `audio/L16;rate=${rate},channels=2`);
+    for (let off = 0; off < pcm.length; off += 4096) out += ins('blob', stream, pcm.subarray(off, off + 4096).toString('base64'));
+    this.sendRaw(out + ins('end', stream));
+  }
+
+  private readonly audioOut = new Set<string>();
   /** Client acks on `file` streams, by status, for tests. */
   readonly fileAcks: Array<{ stream: string; status: number }> = [];
 
@@ -410,6 +434,13 @@ export class Session {
         return this.onClipboard(args);
       case 'argv':
         return this.onArgv(args);
+      case 'audio':
+        // the user's microphone (guacd acks an audio stream it accepts)
+        if (args[0] !== undefined) {
+          this.micStreams.add(args[0]);
+          this.sendRaw(ins('ack', args[0], 'OK', Status.SUCCESS));
+        }
+        return;
       case 'get':
         if (args[1] !== undefined) this.drive?.get(args[1]);
         return;
@@ -421,6 +452,11 @@ export class Session {
         return;
       case 'ack':
         if (args[0] === undefined) return;
+        if (this.audioOut.has(args[0])) {
+          this.audioOut.delete(args[0]);
+          this.audioAcks.push(Number(args[2]));
+          return;
+        }
         if (this.fileSends.has(args[0])) {
           this.fileAcks.push({ stream: args[0], status: Number(args[2]) });
           this.fileSends.get(args[0])!(Number(args[2]));
@@ -507,6 +543,11 @@ export class Session {
     const [stream, data] = args;
     if (stream === undefined || data === undefined) return;
     if (this.drive?.blob(stream, data)) return;
+    if (this.micStreams.has(stream)) {
+      this.micBytes += Buffer.from(data, 'base64').length;
+      this.hooks.changed();
+      return;
+    }
     const entry = this.inbound.get(stream);
     if (entry) entry.chunks.push(Buffer.from(data, 'base64'));
     this.sendRaw(ins('ack', stream, 'OK', Status.SUCCESS));

@@ -11,6 +11,7 @@ import { StatusOverlay } from './status-overlay.js';
 import { ClipboardPanel } from './clipboard-panel.js';
 import { CredentialsPrompt } from './credentials-prompt.js';
 import { FilesPanel } from './files-panel.js';
+import { MicrophoneControl } from './microphone.js';
 import { DesktopSession } from './session.js';
 import { MAX_RECONNECT_ATTEMPTS, reconnectDelayMs } from '../protocol/reconnect-policy.js';
 import { bindToolbar } from './toolbar.js';
@@ -137,11 +138,14 @@ async function start(): Promise<void> {
 
   const credentials = new CredentialsPrompt(overlay);
   const files = new FilesPanel(desktop);
+  const microphone = new MicrophoneControl();
   let attempt = 0;
   const open = (launch: LaunchResult) => {
     if (launch.capabilities) files.setCapabilities(launch.capabilities);
+    microphone.setAllowed(launch.capabilities?.microphone === true);
     session = new DesktopSession({
       files,
+      microphone,
       container: desktop,
       overlay,
       clipboard,

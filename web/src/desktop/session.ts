@@ -3,7 +3,7 @@
  * glue between their events and the page.
  */
 import Guacamole from 'guacamole-common-js';
-import { CTRL_ALT_DEL } from '../protocol/keysyms.js';
+import { CTRL_ALT_DEL, KEY_BAR } from '../protocol/keysyms.js';
 import {
   connectString,
   deviceScreenSize,
@@ -16,6 +16,7 @@ import { shouldReconnect } from '../protocol/reconnect-policy.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import type { CredentialsPrompt } from './credentials-prompt.js';
 import type { FilesPanel } from './files-panel.js';
+import type { MicrophoneControl } from './microphone.js';
 import { DisplayFit, type ScaleMode } from './display-fit.js';
 import { attachKeyboard, attachPointer, sendKeyCombo, type KeyboardControl } from './input.js';
 import type { StatusContent, StatusOverlay } from './status-overlay.js';
@@ -28,6 +29,7 @@ export interface SessionOptions {
   clipboard: ClipboardPanel;
   credentials: CredentialsPrompt;
   files: FilesPanel;
+  microphone: MicrophoneControl;
   sizeLabel: HTMLElement;
   onConnected?(): void;
   /** A working session dropped in a way a new connection may fix; the page takes over. */
@@ -68,6 +70,7 @@ export class DesktopSession {
     attachPointer(client, container);
     this.keyboard = attachKeyboard(client, container, () => this.isConnected());
     clipboard.attach(client);
+    this.options.microphone.attach(client);
     this.options.files.attach(client, (opcode, ...args) => tunnel.sendMessage(Guacamole.Tunnel.INTERNAL_DATA_OPCODE, opcode, ...args));
 
     client.onstatechange = (state: number) => {
@@ -159,6 +162,12 @@ export class DesktopSession {
 
   sendCtrlAltDel(): void {
     if (this.client && this.isConnected()) sendKeyCombo(this.client, CTRL_ALT_DEL);
+  }
+
+  /** A key bar combination by name (see KEY_BAR). */
+  sendKeys(name: string): void {
+    const keys = KEY_BAR[name];
+    if (keys && this.client && this.isConnected()) sendKeyCombo(this.client, keys);
   }
 
   private becameConnected(): void {

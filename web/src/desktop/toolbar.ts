@@ -1,6 +1,7 @@
 /**
  * Toolbar buttons on the desktop page.
  */
+import Guacamole from 'guacamole-common-js';
 import { byId } from '../dom.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import type { DesktopSession } from './session.js';
@@ -41,6 +42,33 @@ export function bindToolbar(actions: ToolbarActions): void {
 
   byId('ctrl-alt-del').addEventListener('click', () => {
     actions.getSession()?.sendCtrlAltDel();
+    actions.focusDesktop();
+  });
+  for (const button of document.querySelectorAll<HTMLButtonElement>('.key-button')) {
+    button.addEventListener('click', () => {
+      actions.getSession()?.sendKeys(button.dataset.keys ?? '');
+      actions.focusDesktop();
+    });
+  }
+
+  // Sound plays through one shared AudioContext (guacamole-common-js's); muting suspends it, so
+  // nothing is decoded into the speakers while the stream keeps flowing.
+  const mute = byId<HTMLButtonElement>('mute');
+  // (AudioContextFactory is in guacamole-common-js but missing from its type definitions)
+  const factory = (Guacamole as unknown as { AudioContextFactory?: { getAudioContext(): AudioContext | null } }).AudioContextFactory;
+  const audioContext = () => factory?.getAudioContext() ?? null;
+  const showMute = () => {
+    const ctx = audioContext();
+    const muted = ctx?.state === 'suspended' && mute.getAttribute('aria-pressed') === 'true';
+    mute.textContent = muted ? 'Unmute' : 'Mute';
+    mute.dataset.audioState = ctx?.state ?? 'none';
+  };
+  mute.addEventListener('click', () => {
+    const ctx = audioContext();
+    const muting = mute.getAttribute('aria-pressed') !== 'true';
+    mute.setAttribute('aria-pressed', String(muting));
+    void (muting ? ctx?.suspend() : ctx?.resume())?.then(showMute);
+    showMute();
     actions.focusDesktop();
   });
 
