@@ -32,6 +32,8 @@ import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
 import { deriveLaunchKey, LaunchTokens } from './proxy/launch-token.js';
 import { LiveSessions } from './proxy/live-sessions.js';
 import { DriveFolders } from './proxy/drive-folders.js';
+import { RecordingStore } from './recording/recording-store.js';
+import { adminRoutes } from './admin/routes.js';
 import type { RdpCredentials } from './proxy/rdp-params.js';
 import type { RelayLimits } from './proxy/relay-session.js';
 
@@ -156,6 +158,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
   const probe = new GuacdProbe(guacdTarget);
+  const recordings = new RecordingStore(config.recordings.dir, { days: config.recordings.retentionDays, maxTotalBytes: config.recordings.maxTotalMB * 1024 * 1024 });
+  const sweepRecordings = () => {
+    const removed = recordings.sweep();
+    if (removed.length) log.info({ removed: removed.length }, 'recordings removed by retention');
+  };
+  sweepRecordings();
+  const sweepTimer = setInterval(sweepRecordings, 3600_000);
+  sweepTimer.unref();
   const tunnels = await startTunnels(config.tunnels, { guacdHost: () => guacdTarget().host, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
@@ -200,6 +210,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }),
   );
 
+  app.use(
+    adminRoutes({
+      isAdmin: (req) => evaluate({ policies: config.admin.policies }, config.accessGroups, accessFor(req, undefined)),
+      recordings,
+      live: () => live.list().map((s) => ({ id: s.id, user: s.user, app: s.app, startedAt: s.startedAt })),
+      audit,
+      requireSignedIn: requireSignedInApi,
+    }),
+  );
+
   const page = (file: string): express.RequestHandler => (_req, res) => {
     const full = path.join(webRoot, file);
     if (!existsSync(full)) return void res.status(503).type('text').send('The web UI is not built. Run `npm run build`.');
@@ -210,6 +230,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // deep link, as Cloudflare Access app URLs: sign in if needed, then straight to the desktop
   app.get('/apps/:id', requireSignedInPage(publicUrl), (req, res) => res.redirect(302, `/desktop/${encodeURIComponent(String(req.params.id))}`));
   app.get('/signed-out', page('signed-out.html'));
+  app.get('/admin', requireSignedInPage(publicUrl), page('admin.html'));
   app.use(express.static(webRoot, { index: false, fallthrough: true }));
   app.use((req, _res, next) => next(new RouteNotFound(`${req.method} ${req.path}`)));
   app.use(errorHandler(log));
@@ -234,7 +255,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       const status = d.code === 'session_expired' ? 401 : 403;
       const code = d.code === 'session_expired' ? 'reauth_required' : d.code === 'purpose_required' ? 'purpose_required' : 'access_denied';
-      return { allowed: d.allowed, status, code, message: publicReason(d), data: d.dataControls, context };
+      return { allowed: d.allowed, status, code, message: publicReason(d), data: d.dataControls, record: d.recordSession, context };
     },
     tokens,
     async route(a, session) {
@@ -256,6 +277,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     log,
     clientIp: (req) => clientIpOf(req, trust),
     limits: opts.relayLimits,
+    recorder: (meta) => recordings.start(meta),
     drives: { folders: new DriveFolders(config.drives.root, config.drives.guacdRoot, config.drives.name), maxUploadBytes: config.drives.maxUploadMB * 1024 * 1024 },
   });
   server.on('upgrade', (req, socket, head) => {
@@ -341,6 +363,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     recheck,
     async close() {
       clearInterval(recheckTimer);
+      clearInterval(sweepTimer);
       watcher?.close();
       live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
       await tunnels.close();

@@ -25,6 +25,7 @@ export default defineConfig({
         index: page('index.html'),
         desktop: page('desktop.html'),
         'signed-out': page('signed-out.html'),
+        admin: page('admin.html'),
       },
     },
   },

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 
-export type AuditEvent = 'sign-in' | 'sign-out' | 'launch' | 'session-start' | 'session-end' | 'access-denied' | 'config-reload' | 'launcher-list' | 'tunnel-connect' | 'tunnel-revoke';
+export type AuditEvent = 'sign-in' | 'sign-out' | 'launch' | 'session-start' | 'session-end' | 'access-denied' | 'config-reload' | 'launcher-list' | 'tunnel-connect' | 'tunnel-revoke' | 'admin';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -27,6 +27,8 @@ export interface Decision {
   reasons: Reason[];
   dataControls: DataControls;
   needsPurpose: boolean;
+  /** The deciding allow policy wants the session recorded. */
+  recordSession: boolean;
 }
 
 /** What an app needs from its config to be evaluated; the full AppConfig fits. */
@@ -126,7 +128,7 @@ function matchRuleSet(set: RuleSet, ctx: Ctx): { matched: boolean; reasons: Reas
 }
 
 function denied(code: DecisionCode, reasons: Reason[], policy?: string, needsPurpose = false): Decision {
-  return { allowed: false, code, policy, reasons, dataControls: NOTHING, needsPurpose };
+  return { allowed: false, code, policy, reasons, dataControls: NOTHING, needsPurpose, recordSession: false };
 }
 
 /**
@@ -171,7 +173,7 @@ export function evaluate(app: Guarded, groups: AccessGroups, req: AccessRequest,
     if (explain) reasons.push({ policy: allow.name, action: 'allow', part: 'policy', matched: false, detail: 'a purpose justification is required and none was given' });
     return denied('purpose_required', reasons, allow.name, true);
   }
-  return { allowed: true, code: 'allowed', policy: allow.name, reasons, dataControls: allow.dataControls, needsPurpose: allow.purposeJustification };
+  return { allowed: true, code: 'allowed', policy: allow.name, reasons, dataControls: allow.dataControls, needsPurpose: allow.purposeJustification, recordSession: allow.recordSessions };
 }
 
 /** What the user may be told: never the rules, never anything about other users' access. */

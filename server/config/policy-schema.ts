@@ -67,6 +67,8 @@ export const policySchema = z.strictObject({
   ...ruleSetSchema.shape,
   purposeJustification: z.boolean().default(false),
   dataControls: dataControlsSchema,
+  /** Record the sessions this policy allows (see recordings in the config). */
+  recordSessions: z.boolean().default(false),
 });
 
 const DURATION = /^([0-9]+)(s|m|h|d)$/;

@@ -152,6 +152,18 @@ export const configSchema = z
       .prefault({}),
     audit: z.strictObject({ file: z.string().min(1).optional() }).prefault({}),
     tunnels: tunnelsSchema.prefault({}),
+    /** Session recordings, for policies with recordSessions: written by the gateway, played back on /admin. */
+    recordings: z
+      .strictObject({
+        dir: z.string().min(1).default('drawbridge-recordings'),
+        /** Older recordings are deleted. */
+        retentionDays: z.number().min(1).max(3650).default(90),
+        /** Past this total the oldest recordings are deleted. */
+        maxTotalMB: z.number().int().min(1).default(51_200),
+      })
+      .prefault({}),
+    /** Who may use /admin (recordings); policies as for apps. Nobody by default. */
+    admin: z.strictObject({ policies: z.array(policySchema).default([]) }).prefault({}),
     /** Per-user folders behind apps with rdp.drive. */
     drives: z
       .strictObject({

@@ -45,6 +45,10 @@ export async function runDemo(opts: DemoOptions) {
       identity: { provider: 'entra', tenantId: idp.tenantId, clientId: 'drawbridge-demo', clientSecret: { value: clientSecret }, authority: idp.origin, caFile: idp.caFile },
       guacd: { host: env.GUACD_HOST || '127.0.0.1', port: Number(env.GUACD_PORT) || 4822 },
       tunnels: { stateFile: path.join(opts.stateDir, 'tunnels.json') },
+      drives: { root: path.join(opts.stateDir, 'drives') },
+      recordings: { dir: path.join(opts.stateDir, 'recordings') },
+      // alice (Desktop Admins, MFA) may open /admin and play back the admin desktop's recordings
+      admin: { policies: [{ name: 'desktop admins', action: 'allow', include: [{ accessGroup: 'desktop-admins' }] }] },
       accessGroups: {
         // the demo users' groups (server/dev-idp/demo-users.yml)
         'desktop-admins': { include: [{ group: '11111111-1111-4111-8111-111111111111', name: 'Desktop Admins' }], require: [{ authMethod: 'mfa' }] },
@@ -57,7 +61,7 @@ export async function runDemo(opts: DemoOptions) {
           icon: 'server',
           ...desktop,
           sessionDuration: '8h',
-          policies: [{ name: 'admins with MFA', action: 'allow', include: [{ accessGroup: 'desktop-admins' }], purposeJustification: true }],
+          policies: [{ name: 'admins with MFA', action: 'allow', include: [{ accessGroup: 'desktop-admins' }], purposeJustification: true, recordSessions: true }],
         },
         {
           id: 'demo-desktop',

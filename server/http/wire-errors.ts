@@ -96,3 +96,15 @@ export class InternalError extends WireError {
   readonly code = 'internal_error';
   readonly publicMessage = 'Something went wrong on the gateway. Try again; if it keeps happening, tell your administrator.';
 }
+
+export class AdminOnly extends WireError {
+  readonly status = 403;
+  readonly code = 'admin_only';
+  readonly publicMessage = 'Only Drawbridge administrators can see this.';
+}
+
+export class RecordingNotFound extends WireError {
+  readonly status = 404;
+  readonly code = 'recording_not_found';
+  readonly publicMessage = 'There is no such recording. It may have been removed by the retention rules.';
+}

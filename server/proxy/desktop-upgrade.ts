@@ -32,6 +32,8 @@ export interface UpgradeDecision<C = unknown> {
   code: string;
   message: string;
   data: DataPaths;
+  /** The policy wants this session recorded. */
+  record?: boolean;
   /** Kept with the live session so access can be re-decided later. */
   context: C;
 }
@@ -72,6 +74,8 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   log: Logger;
   clientIp(req: IncomingMessage): string | undefined;
   limits?: RelayLimits;
+  /** Starts a recording of one session (when the decision says to record). */
+  recorder?(meta: { id: string; user: string; username: string; app: string }): { write(parts: readonly Buffer[]): void; end(): void };
   /** Per-user drive folders for apps with rdp.drive, and the upload size limit. */
   drives?: { folders: DriveFolders; maxUploadBytes: number };
 }
@@ -209,6 +213,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         maxUploadBytes: drives?.maxUploadBytes ?? 0,
         onUploadAborted: (name) => drives?.folders.removeUpload(caller.user, name),
       });
+      if (decision.record && opts.recorder) relay.record(opts.recorder({ id, user: caller.user, username: caller.username, app: app.id }));
       opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
       const r = route;
       void r.lost?.then((message) => relay.end({ code: 519, message }, 'route to the desktop lost'));
@@ -219,7 +224,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       // guacamole-common-js treats the first instruction as the tunnel's UUID and opens the tunnel
       ws.send(encodeInstruction(['', id], 'utf16'));
       relay.start(result.leftover);
-      audit.write({ event: 'session-start', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, guacdConnection: result.connectionId, protocolVersion: result.version });
+      audit.write({ event: 'session-start', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, guacdConnection: result.connectionId, protocolVersion: result.version, recorded: Boolean(decision.record && opts.recorder) });
       log.info({ session: id, app: app.id, user: caller.user, version: result.version }, 'desktop session started');
     } catch (err) {
       guacd?.destroy();

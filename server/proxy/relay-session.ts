@@ -114,6 +114,13 @@ export class RelaySession {
   private readonly blockedToGuacd = new Set<string>();
   /** Uploads under way (browser `put` streams): name and bytes so far, for the size limit. */
   private readonly uploads = new Map<string, { name: string; bytes: number }>();
+  /** Gets a copy of everything the browser is sent (a session recording). */
+  private tap: { write(parts: readonly Buffer[]): void; end(): void } | undefined;
+
+  /** Records what the browser receives from now on; ended with the session. */
+  record(tap: { write(parts: readonly Buffer[]): void; end(): void }): void {
+    this.tap = tap;
+  }
 
   onEnd(listener: (status: RelayStatus, reason: string) => void): void {
     this.endListeners.push(listener);
@@ -202,6 +209,7 @@ export class RelaySession {
     socket.write(frameHeader(length));
     for (const b of buffers) socket.write(b);
     socket.uncork();
+    this.tap?.write(buffers);
     this.stats.bytesToBrowser += length;
     this.stats.messagesToBrowser++;
     // bytes the kernel has not taken yet: ws's own count covers the socket's queue
@@ -400,6 +408,7 @@ export class RelaySession {
       kill.unref();
       guacd.once('close', () => clearTimeout(kill));
     }
+    this.tap?.end();
     this.log.info({ session: this.id, code: status.code, reason, bytesToBrowser: this.stats.bytesToBrowser, bytesToGuacd: this.stats.bytesToGuacd }, 'desktop session ended');
     for (const l of this.endListeners) l(status, reason);
   }

@@ -24,6 +24,8 @@ export interface StackOptions {
   accessGroups?: Record<string, unknown>;
   /** Merged into the gateway's tunnels section; the state file and admin socket default into stateDir. */
   tunnels?: Record<string, unknown>;
+  /** admin.policies: who may use /admin. */
+  admin?: { policies: unknown[] };
   /** Merged into the gateway's drives section; the root defaults into stateDir. */
   drives?: Record<string, unknown>;
   /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
@@ -99,6 +101,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     accessGroups: opts.accessGroups ?? {},
     tunnels: { stateFile: path.join(stateDir, 'tunnels.json'), ...opts.tunnels },
     drives: { root: path.join(stateDir, 'drives'), ...opts.drives },
+    recordings: { dir: path.join(stateDir, 'recordings') },
+    admin: opts.admin ?? { policies: [] },
   });
   let gateway: Gateway;
   try {

@@ -1,0 +1,77 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RecordingStore } from '../../server/recording/recording-store.js';
+import { DriveFolders } from '../../server/proxy/drive-folders.js';
+import { formatDuration, playbackStep } from '../../web/src/protocol/playback.js';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'dbx-rec-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+async function record(store: RecordingStore, id: string, bytes: number, at: Date) {
+  const r = store.start({ id, user: 'tid:oid', username: 'ann@contoso.com', app: 'desk' }, at);
+  r.write([Buffer.alloc(bytes, 0x61)]);
+  r.end();
+  const { setTimeout: wait } = await import('node:timers/promises');
+  for (let i = 0; i < 50 && !store.list().some((e) => e.id === id); i++) await wait(10);
+}
+
+describe('recording store', () => {
+  it('indexes finished recordings, newest first, and creates nothing until the first one', async () => {
+    const dir = path.join(tmp(), 'recordings');
+    const store = new RecordingStore(dir, { days: 30, maxTotalBytes: 1e9 });
+    expect(existsSync(dir)).toBe(false);
+    expect(store.list()).toEqual([]);
+    await record(store, 'a', 100, new Date('2026-11-01T10:00:00Z'));
+    await record(store, 'b', 200, new Date('2026-11-02T10:00:00Z'));
+    expect(store.list().map((e) => [e.id, e.bytes])).toEqual([
+      ['b', 200],
+      ['a', 100],
+    ]);
+    expect(store.pathOf('a')).toMatch(/2026-11-01.*-desk-a\.guac$/);
+    expect(store.pathOf('nope')).toBeUndefined();
+  });
+
+  it('retention removes recordings by age, then the oldest until under the size cap', async () => {
+    const dir = tmp();
+    const store = new RecordingStore(dir, { days: 30, maxTotalBytes: 2500 });
+    await record(store, 'ancient', 10, new Date('2026-01-01T00:00:00Z'));
+    await record(store, 'old', 1000, new Date('2026-11-10T00:00:00Z'));
+    await record(store, 'mid', 1000, new Date('2026-11-15T00:00:00Z'));
+    await record(store, 'new', 1000, new Date('2026-11-20T00:00:00Z'));
+    const oldFile = store.pathOf('old')!;
+    const removed = store.sweep(new Date('2026-11-22T00:00:00Z'));
+    expect(removed.sort()).toEqual(['ancient', 'old']);
+    expect(store.list().map((e) => e.id)).toEqual(['new', 'mid']);
+    expect(existsSync(oldFile)).toBe(false);
+    expect(store.sweep(new Date('2026-11-22T00:00:00Z'))).toEqual([]);
+  });
+});
+
+describe('drive folders', () => {
+  it('one folder per user, by hash; partial-upload removal stays inside it', () => {
+    const root = tmp();
+    const folders = new DriveFolders(root, '/guacd/drives');
+    const a = folders.forUser('tenant:alice');
+    const b = folders.forUser('tenant:bob');
+    expect(a.guacdPath).not.toBe(b.guacdPath);
+    expect(a.guacdPath).toMatch(/^\/guacd\/drives\/[0-9a-f]{32}$/);
+    expect(folders.removeUpload('tenant:alice', '/../../etc/passwd')).toBe(true); // normalised into the folder
+    expect(folders.removeUpload('tenant:alice', '/')).toBe(false);
+  });
+});
+
+describe('playback helpers', () => {
+  it('formats durations and steps faster-than-real-time playback to the end', () => {
+    expect([0, 999, 61_000, 3_725_000].map(formatDuration)).toEqual(['0:00', '0:01', '1:01', '1:02:05']);
+    expect(playbackStep(0, 3000, 200, 4)).toBe(800);
+    expect(playbackStep(2900, 3000, 200, 4)).toBe(3000);
+    expect(playbackStep(3000, 3000, 200, 4)).toBeNull();
+  });
+});
