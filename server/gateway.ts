@@ -214,9 +214,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     adminRoutes({
       isAdmin: (req) => evaluate({ policies: config.admin.policies }, config.accessGroups, accessFor(req, undefined)),
       recordings,
-      live: () => live.list().map((s) => ({ id: s.id, user: s.user, app: s.app, startedAt: s.startedAt })),
+      live: () => live.list().map((s) => ({ id: s.id, user: s.user, username: s.username, app: s.app, startedAt: s.startedAt, watching: s.watching })),
+      endSession: (id, message, reason) => {
+        const s = live.get(id);
+        if (!s) return false;
+        // CLIENT_FORBIDDEN: an explained end, the page does not reconnect
+        s.relay.end({ code: 771, message }, reason);
+        return true;
+      },
+      watchTicket: (req, id) => {
+        const s = live.get(id);
+        if (!s || s.watching) return undefined;
+        const me = req.signedIn!;
+        return { token: tokens.mint({ user: me.identity.key, session: me.sessionId, app: s.app, watch: id }), websocketPath: DESKTOP_WS_PATH };
+      },
       audit,
       requireSignedIn: requireSignedInApi,
+      requireCsrf: requireCsrfToken,
     }),
   );
 
@@ -277,6 +291,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     log,
     clientIp: (req) => clientIpOf(req, trust),
     limits: opts.relayLimits,
+    authorizeWatch(caller, req) {
+      const context: LiveAccess = { identity: caller.principal.identity, signedInAt: caller.principal.signedInAt, ip: clientIpOf(req, trust), country: countryFrom(req.headers, req.socket.remoteAddress) };
+      const d = evaluate({ policies: config.admin.policies }, config.accessGroups, accessRequest(context));
+      return { allowed: d.allowed, message: 'Only Drawbridge administrators can watch sessions.' };
+    },
     recorder: (meta) => recordings.start(meta),
     drives: { folders: new DriveFolders(config.drives.root, config.drives.guacdRoot, config.drives.name), maxUploadBytes: config.drives.maxUploadMB * 1024 * 1024 },
   });

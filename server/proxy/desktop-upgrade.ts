@@ -74,6 +74,8 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   log: Logger;
   clientIp(req: IncomingMessage): string | undefined;
   limits?: RelayLimits;
+  /** May this caller watch that live session? (admin.policies, decided outside the proxy) */
+  authorizeWatch?(caller: UpgradeCaller<P>, req: IncomingMessage): { allowed: boolean; message: string };
   /** Starts a recording of one session (when the decision says to record). */
   recorder?(meta: { id: string; user: string; username: string; app: string }): { write(parts: readonly Buffer[]): void; end(): void };
   /** Per-user drive folders for apps with rdp.drive, and the upload size limit. */
@@ -149,6 +151,19 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         log.warn({ ip, user: caller.user, reason }, 'desktop upgrade refused: launch token');
         return reject(socket, 403, 'launch_token_rejected', 'This desktop link is not valid for you (expired or already used). Open the desktop again from your launcher.');
       }
+      if (claims.watch !== undefined) {
+        const target = opts.live.get(claims.watch);
+        const may = opts.authorizeWatch?.(caller, req);
+        if (!may?.allowed) {
+          audit.write({ event: 'access-denied', result: 'denied', user: caller.user, ip, reason: 'watch: not an administrator' });
+          return reject(socket, 403, 'admin_only', may?.message ?? 'Only administrators can watch sessions.');
+        }
+        if (!target || !target.guacdConnection) return reject(socket, 404, 'session_not_found', 'That session has ended.');
+        const display = parseBrowserDisplay(url.searchParams);
+        if (typeof display === 'string') return reject(socket, 400, 'bad_display', display);
+        wss.handleUpgrade(req, socket, head, (ws) => void openWatch(ws, socket, caller, target, display, ip));
+        return;
+      }
       const app = opts.app(claims.app);
       if (!app) return reject(socket, 404, 'app_not_found', 'There is no such desktop.');
       // decided again here, not trusted from the launch: the config or the user may have changed
@@ -165,6 +180,47 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       reject(socket, 400, 'bad_request', 'The connection could not be opened.');
     });
   };
+
+  /** An admin joins a live session read-only (guacd's connection join); the owner is told by guacd. */
+  async function openWatch(ws: WebSocket, socket: Duplex, caller: UpgradeCaller<P>, target: import('./live-sessions.js').LiveSession<C>, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined) {
+    const id = randomUUID();
+    const g = opts.guacd();
+    let guacd: Socket | undefined;
+    ws.once('close', () => guacd?.destroy());
+    try {
+      guacd = await connectGuacd(g.host, g.port, g.connectTimeoutMs);
+      const result = await guacdHandshake(guacd, {
+        protocol: target.guacdConnection!,
+        params: { 'read-only': 'true' },
+        width: display.width,
+        height: display.height,
+        dpi: display.dpi,
+        audio: [],
+        video: [],
+        image: ['image/png', 'image/jpeg', 'image/webp'],
+        name: `${caller.username} (administrator)`,
+        timeoutMs: g.connectTimeoutMs,
+      });
+      if (ws.readyState !== ws.OPEN) return guacd.destroy();
+      ws.removeAllListeners('close');
+      const relay = new RelaySession(id, ws, guacd, log, opts.limits ?? DEFAULT_LIMITS, socket, { clipboardCopy: false, clipboardPaste: false, fileUpload: false, fileDownload: false, microphone: false });
+      relay.viewOnly();
+      // the watcher goes when the watched session goes
+      target.relay.onEnd(() => relay.end({ code: 0x020b, message: 'The session you were watching has ended.' }, 'watched session ended'));
+      opts.live.add({ id, user: caller.user, username: caller.username, signInSession: caller.sessionId, app: target.app, startedAt: Date.now(), relay, context: target.context, watching: target.id });
+      relay.onEnd((status, reason) => audit.write({ event: 'session-end', result: 'success', user: caller.user, username: caller.username, app: target.app, ip, session: id, watched: target.id, code: status.code, reason }));
+      ws.send(encodeInstruction(['', id], 'utf16'));
+      relay.start(result.leftover);
+      audit.write({ event: 'session-start', result: 'success', user: caller.user, username: caller.username, app: target.app, ip, session: id, watched: target.id, reason: `watching ${target.username ?? target.user} read-only` });
+    } catch (err) {
+      guacd?.destroy();
+      log.warn({ err: String(err) }, 'watch could not start');
+      if (ws.readyState === ws.OPEN) {
+        ws.send(encodeInstruction(['error', 'The session could not be joined.', '512'], 'utf16'));
+        ws.close(4512, '512');
+      }
+    }
+  }
 
   async function openDesktop(ws: WebSocket, socket: Duplex, caller: UpgradeCaller<P>, app: AppConfig, display: ReturnType<typeof parseBrowserDisplay> & object, ip: string | undefined, decision: UpgradeDecision<C>) {
     const id = randomUUID();
@@ -214,7 +270,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         onUploadAborted: (name) => drives?.folders.removeUpload(caller.user, name),
       });
       if (decision.record && opts.recorder) relay.record(opts.recorder({ id, user: caller.user, username: caller.username, app: app.id }));
-      opts.live.add({ id, user: caller.user, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
+      opts.live.add({ id, user: caller.user, username: caller.username, guacdConnection: result.connectionId, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
       const r = route;
       void r.lost?.then((message) => relay.end({ code: 519, message }, 'route to the desktop lost'));
       relay.onEnd((status, reason) => {

@@ -13,6 +13,8 @@ export interface LaunchClaims {
   app: string;
   /** The user's stated reason, when the policy asked for one; re-checked at the upgrade. */
   purpose?: string;
+  /** An admin's ticket to watch this live session (read-only) instead of opening the app. */
+  watch?: string;
   iat: number;
   exp: number;
 }
@@ -53,9 +55,9 @@ export class LaunchTokens {
     return this.ttl;
   }
 
-  mint(input: { user: string; session: string; app: string; purpose?: string }): string {
+  mint(input: { user: string; session: string; app: string; purpose?: string; watch?: string }): string {
     const iat = Math.floor(this.now() / 1000);
-    const claims: LaunchClaims = { jti: randomBytes(16).toString('base64url'), sub: input.user, sid: input.session, app: input.app, ...(input.purpose ? { purpose: input.purpose } : {}), iat, exp: iat + this.ttl };
+    const claims: LaunchClaims = { jti: randomBytes(16).toString('base64url'), sub: input.user, sid: input.session, app: input.app, ...(input.purpose ? { purpose: input.purpose } : {}), ...(input.watch ? { watch: input.watch } : {}), iat, exp: iat + this.ttl };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return `${body}.${this.sign(body)}`;
   }

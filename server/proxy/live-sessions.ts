@@ -7,6 +7,11 @@ export interface LiveSession<C = unknown> {
   app: string;
   startedAt: number;
   relay: RelaySession;
+  username?: string;
+  /** guacd's id for the connection, to join it (watching). */
+  guacdConnection?: string;
+  /** Someone watching, not the owner: not listed as a desktop of its own. */
+  watching?: string;
   /** What the gateway needs to re-decide access later; opaque to the proxy. */
   context: C;
 }
@@ -18,6 +23,10 @@ export class LiveSessions<C = unknown> {
   add(session: LiveSession<C>): void {
     this.sessions.set(session.id, session);
     session.relay.onEnd(() => this.sessions.delete(session.id));
+  }
+
+  get(id: string): LiveSession<C> | undefined {
+    return this.sessions.get(id);
   }
 
   list(): LiveSession<C>[] {

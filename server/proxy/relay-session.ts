@@ -117,6 +117,16 @@ export class RelaySession {
   /** Gets a copy of everything the browser is sent (a session recording). */
   private tap: { write(parts: readonly Buffer[]): void; end(): void } | undefined;
 
+  private watchOnly = false;
+
+  /**
+   * A watcher's relay: nothing the browser sends reaches guacd except what keeps the stream
+   * flowing (sync answers, stream acks) — no keys, no mouse, no clipboard, no files, no size.
+   */
+  viewOnly(): void {
+    this.watchOnly = true;
+  }
+
   /** Records what the browser receives from now on; ended with the session. */
   record(tap: { write(parts: readonly Buffer[]): void; end(): void }): void {
     this.tap = tap;
@@ -312,6 +322,7 @@ export class RelaySession {
    * size limit. The browser gets an error `ack` for the stream, so its writer stops.
    */
   private filterFromBrowser(instructions: string[][]): string[][] {
+    if (this.watchOnly) return instructions.filter(([opcode]) => opcode === '' || opcode === 'sync' || opcode === 'ack' || opcode === 'nop' || opcode === 'disconnect');
     return instructions.filter((ins) => {
       const [opcode, a1, a2, , a4] = ins;
       const opens = BROWSER_STREAM_OPENERS[opcode!];

@@ -61,6 +61,8 @@ export class Session {
   readonly clipboardReceived: string[] = [];
   /** Values the client sent in `argv` streams (answers to `required`), by parameter name. */
   readonly argvReceived: Record<string, string> = {};
+  /** This user's id within the connection (`msg` join/leave notices carry it). */
+  readonly userId = `@${randomUUID()}`;
   readonly keys: Array<{ keysym: number; pressed: boolean }> = [];
   readonly mouse: Array<{ x: number; y: number; mask: number }> = [];
   readonly sizes: Array<{ width: number; height: number }> = [];
@@ -216,6 +218,7 @@ export class Session {
 
   private finish(): void {
     if (this.phase !== 'closed') {
+      if (this.joining && this.connectArgs.hostname !== undefined) this.joining.sendRaw(ins('msg', 2, this.userId, this.handshake.name ?? 'anonymous'));
       this.phase = 'closed';
       this.stopActivity();
       this.hooks.changed();
@@ -385,6 +388,8 @@ export class Session {
     if (this.joining) {
       this.rdp = { ...this.joining.rdp };
       this.repaint(false);
+      // guacd tells the connection's users (protocol 1.5 `msg`) who joined
+      this.joining.sendRaw(ins('msg', 1, this.userId, this.handshake.name ?? 'anonymous'));
       this.hooks.changed();
       return;
     }

@@ -131,9 +131,92 @@ speed.addEventListener('change', () => {
   if (current && player.dataset.state === 'playing') play(current);
 });
 
+interface LiveSession {
+  id: string;
+  username?: string;
+  user: string;
+  app: string;
+  startedAt: number;
+  watching?: string;
+}
+
+const watch = byId('watch');
+const watchDisplay = byId('watch-display');
+let watching: { id: string; client: Guacamole.Client } | null = null;
+
+function stopWatching(): void {
+  watching?.client.disconnect();
+  watching = null;
+  watch.hidden = true;
+  watch.dataset.state = 'idle';
+}
+
+/** Joins a live session read-only: the gateway drops anything this page would send. */
+async function startWatching(s: LiveSession, csrfToken: string): Promise<void> {
+  stopWatching();
+  const ticket = await apiRequest<{ token: string; websocketPath: string }>(`/api/admin/sessions/${encodeURIComponent(s.id)}/watch`, { method: 'POST', csrfToken });
+  const client = new Guacamole.Client(new Guacamole.WebSocketTunnel(ticket.websocketPath));
+  watching = { id: s.id, client };
+  watch.hidden = false;
+  watch.dataset.state = 'connecting';
+  watch.dataset.session = s.id;
+  byId('watch-title').textContent = `Watching ${s.username ?? s.user} on ${s.app} (read-only)`;
+  watchDisplay.replaceChildren(client.getDisplay().getElement());
+  client.onstatechange = (state: number) => {
+    if (state === Guacamole.Client.State.CONNECTED) watch.dataset.state = 'connected';
+    if (state === Guacamole.Client.State.DISCONNECTED) watch.dataset.state = 'ended';
+  };
+  client.onerror = () => (watch.dataset.state = 'ended');
+  // keys typed here are sent like any client would, and dropped by the gateway: watching is read-only
+  const keyboard = new Guacamole.Keyboard(watchDisplay);
+  keyboard.onkeydown = (k: number) => {
+    client.sendKeyEvent(1, k);
+    return true;
+  };
+  keyboard.onkeyup = (k: number) => client.sendKeyEvent(0, k);
+  const w = Math.max(640, watchDisplay.clientWidth);
+  client.connect(`token=${encodeURIComponent(ticket.token)}&width=${w}&height=${Math.round((w * 9) / 16)}&dpi=96`);
+}
+
+async function loadSessions(csrfToken: string): Promise<void> {
+  const { sessions } = await apiRequest<{ sessions: LiveSession[] }>('/api/admin/sessions');
+  const body = byId<HTMLTableElement>('sessions').tBodies[0]!;
+  body.replaceChildren(
+    ...sessions
+      .filter((s) => !s.watching)
+      .map((s) => {
+        const button = h('button', { class: 'button button-quiet', type: 'button' }, 'Watch');
+        button.addEventListener('click', () => void startWatching(s, csrfToken));
+        return h('tr', { 'data-id': s.id }, h('td', {}, new Date(s.startedAt).toLocaleString()), h('td', {}, s.username ?? s.user), h('td', {}, s.app), h('td', {}, button));
+      }),
+  );
+  byId('sessions').dataset.loaded = String(sessions.length);
+}
+
 async function start(): Promise<void> {
   const me = await requireUser();
   if (!me) return;
+  byId('watch-stop').addEventListener('click', stopWatching);
+  byId('end-session').addEventListener('click', () => {
+    const target = watching?.id;
+    const reason = byId<HTMLInputElement>('end-reason').value.trim();
+    if (!target) return;
+    void apiRequest(`/api/admin/sessions/${encodeURIComponent(target)}/end`, { method: 'POST', csrfToken: me.csrfToken, body: { reason } }).then(
+      () => {
+        stopWatching();
+        void loadSessions(me.csrfToken);
+      },
+      (err: unknown) => (byId('watch-title').textContent = err instanceof ApiError ? err.message : 'The session could not be ended.'),
+    );
+  });
+  try {
+    await loadSessions(me.csrfToken);
+  } catch (err) {
+    if (err instanceof ApiError && err.isSignedOut) return redirectToSignIn();
+    status.textContent = err instanceof ApiError ? err.message : 'The sessions could not be loaded.';
+    status.dataset.error = err instanceof ApiError ? err.code : 'error';
+    return;
+  }
   let recordings: Recording[];
   try {
     recordings = (await apiRequest<{ recordings: Recording[] }>('/api/admin/recordings')).recordings;

@@ -83,6 +83,23 @@ export class DesktopSession {
     };
 
     client.onerror = (status: Guacamole.Status) => this.finishWithStatus(status, 'server');
+    // someone joined this connection (an administrator watching): the user is told, always
+    const viewers = new Map<string, string>();
+    const showViewers = () => {
+      const el = document.getElementById('viewers');
+      if (!el) return;
+      el.hidden = viewers.size === 0;
+      el.dataset.count = String(viewers.size);
+      el.textContent = viewers.size ? `Being viewed by ${[...viewers.values()].join(', ')}` : '';
+    };
+    client.onjoin = (id: string, name: string) => {
+      viewers.set(id, name);
+      showViewers();
+    };
+    client.onleave = (id: string) => {
+      viewers.delete(id);
+      showViewers();
+    };
     // guacd needs something only the user knows (protocol 1.3+ `required`)
     client.onrequired = (parameters: string[]) => void this.answerRequired(client, parameters);
     tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status, 'tunnel');

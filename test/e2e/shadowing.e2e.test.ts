@@ -1,0 +1,120 @@
+/// <reference lib="dom" />
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { artifactPath, launchChromium } from '../support/browser.js';
+import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
+import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
+import { startStack, type Stack } from '../support/stack.js';
+
+/**
+ * Shadowing: an administrator joins a user's live session read-only (guacd's connection join),
+ * the user sees that they are being viewed, the viewer's input never reaches the desktop, and the
+ * administrator can end the session with a reason the user reads.
+ */
+const missing = rdpServerUnavailable();
+if (missing) process.stderr.write(`SKIP shadowing e2e: ${missing}\n`);
+
+async function signInAs(page: Page, stack: Stack, email: string, password: string) {
+  await page.goto(stack.url);
+  await page.waitForURL((u) => u.origin === stack.idp.origin);
+  await page.fill('#username', email);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${stack.url}/`);
+}
+
+describe.skipIf(Boolean(missing))('watching a live session (shadowing)', () => {
+  let rdp: RdpServer;
+  let standin: GuacdStandin;
+  let stack: Stack;
+  let browser: Browser;
+  let user: Page;
+  let admin: Page;
+
+  beforeAll(async () => {
+    rdp = await startRdpServer({ width: 1024, height: 768 });
+    standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
+    stack = await startStack({
+      guacd: standin,
+      admin: { policies: [{ name: 'carol administers', action: 'allow', include: [{ email: 'carol@contoso.example' }] }] },
+      apps: [{ id: 'desk', name: 'Desk', host: rdp.host, port: rdp.port, rdp: { security: 'any', ignoreCert: true } }],
+    });
+    browser = await launchChromium();
+    user = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 700 } })).newPage();
+    admin = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 } })).newPage();
+    await signInAs(user, stack, 'alice@contoso.example', 'alice');
+    await signInAs(admin, stack, 'carol@contoso.example', 'carol');
+  }, 90_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    process.stderr.write(stack.logLines.slice(-12).join('') + JSON.stringify(stack.audit.entries!.slice(-4).map((e) => [e.event, e.result, e.reason])) + '\n');
+    await user?.screenshot({ path: artifactPath('failed-shadow-user.png') }).catch(() => undefined);
+    await admin?.screenshot({ path: artifactPath('failed-shadow-admin.png') }).catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await standin?.close();
+    await rdp?.close();
+  });
+
+  it('the admin watches read-only; the user sees the indicator; the viewer cannot type', async () => {
+    await user.goto(`${stack.url}/desktop/desk`);
+    await user.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    const owner = standin.sessions.at(-1)!;
+    expect(await user.isVisible('#viewers')).toBe(false);
+
+    await admin.goto(`${stack.url}/admin`);
+    await admin.waitForSelector('#sessions tbody tr[data-id] button');
+    await admin.click('#sessions tbody tr[data-id] button');
+    await admin.waitForSelector('#watch[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    const viewer = standin.sessions.at(-1)!;
+    expect(viewer).not.toBe(owner);
+    expect(viewer.connectArgs['read-only']).toBe('true');
+    await expect
+      .poll(() =>
+        admin.evaluate(() => {
+          const c = [...document.querySelectorAll<HTMLCanvasElement>('#watch-display canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0];
+          if (!c || !c.width) return 0;
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set<number>();
+          for (let i = 0; i < d.length; i += 64) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+          return seen.size;
+        }),
+      )
+      .toBeGreaterThan(2);
+
+    // the user is told, by name
+    await user.waitForSelector('#viewers:not([hidden])', { timeout: 10_000 });
+    expect(await user.textContent('#viewers')).toMatch(/Being viewed by carol@contoso\.example \(administrator\)/);
+    await user.screenshot({ path: artifactPath('shadow-01-user-sees-indicator.png') });
+
+    // the viewer types and clicks: nothing reaches the desktop
+    const ownerKeys = owner.keys.length;
+    await admin.click('#watch-display');
+    await admin.keyboard.type('viewer was here');
+    await admin.waitForTimeout(800);
+    expect(viewer.keys).toEqual([]);
+    expect(viewer.mouse).toEqual([]);
+    expect(owner.keys.length).toBe(ownerKeys);
+    await admin.screenshot({ path: artifactPath('shadow-02-admin-watching.png') });
+  }, 90_000);
+
+  it('the admin ends the session with a reason the user sees', async () => {
+    await admin.fill('#end-reason', 'maintenance window starts now');
+    await admin.click('#end-session');
+    await user.waitForSelector('#status[data-state="ended"]', { state: 'attached', timeout: 10_000 });
+    expect(await user.textContent('#status')).toMatch(/An administrator ended this session: maintenance window starts now/);
+    await user.screenshot({ path: artifactPath('shadow-03-ended-by-admin.png') });
+    expect(stack.audit.entries!.some((e) => e.event === 'admin' && e.username === 'carol@contoso.example' && String(e.reason).includes('maintenance window'))).toBe(true);
+    // a non-admin cannot get a watch ticket
+    const { signIn } = await import('../support/http-client.js');
+    const bob = stack.client();
+    await signIn(bob, stack.url, 'bob@contoso.example', 'bob');
+    const me = (await (await bob.request(`${stack.url}/api/me`)).json()) as { csrfToken: string };
+    const denied = await bob.request(`${stack.url}/api/admin/sessions/whatever/watch`, { method: 'POST', headers: { origin: stack.url, 'x-csrf-token': me.csrfToken, 'content-type': 'application/json' }, body: '{}' });
+    expect(denied.status).toBe(403);
+  }, 30_000);
+});
