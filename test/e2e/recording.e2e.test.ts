@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchChromium } from '../support/browser.js';
+import { artifactPath, launchChromium, signInInBrowser } from '../support/browser.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
 import { signIn } from '../support/http-client.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
@@ -47,12 +47,7 @@ describe.skipIf(Boolean(missing))('session recording and playback', () => {
     page = await context.newPage();
     page.on('pageerror', (err) => process.stderr.write(`page error: ${err.message}\n`));
     page.on('console', (m) => m.type() === 'error' && process.stderr.write(`console: ${m.text()}\n`));
-    await page.goto(stack.url);
-    await page.waitForURL((u) => u.origin === stack.idp.origin);
-    await page.fill('#username', 'alice@contoso.example');
-    await page.fill('#password', 'alice');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${stack.url}/`);
+    await signInInBrowser(page, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
   }, 90_000);
 
   afterEach(async (ctx) => {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { artifactPath, launchChromium } from '../support/browser.js';
+import { artifactPath, launchChromium, signInInBrowser } from '../support/browser.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -73,12 +73,7 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
       if (r.url().startsWith(stack.url)) void r.text().then((t) => bodies.push(t), () => undefined);
     });
     page.on('websocket', (ws) => ws.on('framereceived', (f) => framesToBrowser.push(String(f.payload))));
-    await page.goto(stack.url);
-    await page.waitForURL((u) => u.origin === stack.idp.origin);
-    await page.fill('#username', 'alice@contoso.example');
-    await page.fill('#password', 'alice');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${stack.url}/`);
+    await signInInBrowser(page, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
   }, 90_000);
 
   afterEach(async (ctx) => {

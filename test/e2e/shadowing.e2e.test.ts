@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchChromium } from '../support/browser.js';
+import { artifactPath, canvasColours, launchChromium, signInInBrowser } from '../support/browser.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -13,15 +13,6 @@ import { startStack, type Stack } from '../support/stack.js';
  */
 const missing = rdpServerUnavailable();
 if (missing) process.stderr.write(`SKIP shadowing e2e: ${missing}\n`);
-
-async function signInAs(page: Page, stack: Stack, email: string, password: string) {
-  await page.goto(stack.url);
-  await page.waitForURL((u) => u.origin === stack.idp.origin);
-  await page.fill('#username', email);
-  await page.fill('#password', password);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${stack.url}/`);
-}
 
 describe.skipIf(Boolean(missing))('watching a live session (shadowing)', () => {
   let rdp: RdpServer;
@@ -42,8 +33,8 @@ describe.skipIf(Boolean(missing))('watching a live session (shadowing)', () => {
     browser = await launchChromium();
     user = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 700 } })).newPage();
     admin = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 } })).newPage();
-    await signInAs(user, stack, 'alice@contoso.example', 'alice');
-    await signInAs(admin, stack, 'carol@contoso.example', 'carol');
+    await signInInBrowser(user, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+    await signInInBrowser(admin, stack.url, stack.idp.origin, 'carol@contoso.example', 'carol');
   }, 90_000);
 
   afterEach(async (ctx) => {
@@ -73,18 +64,7 @@ describe.skipIf(Boolean(missing))('watching a live session (shadowing)', () => {
     const viewer = standin.sessions.at(-1)!;
     expect(viewer).not.toBe(owner);
     expect(viewer.connectArgs['read-only']).toBe('true');
-    await expect
-      .poll(() =>
-        admin.evaluate(() => {
-          const c = [...document.querySelectorAll<HTMLCanvasElement>('#watch-display canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0];
-          if (!c || !c.width) return 0;
-          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-          const seen = new Set<number>();
-          for (let i = 0; i < d.length; i += 64) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-          return seen.size;
-        }),
-      )
-      .toBeGreaterThan(2);
+    await expect.poll(() => canvasColours(admin, '#watch-display')).toBeGreaterThan(2);
 
     // the user is told, by name
     await user.waitForSelector('#viewers:not([hidden])', { timeout: 10_000 });

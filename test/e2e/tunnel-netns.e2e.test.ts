@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { ensureDevCa, issueServerCert } from '../../server/dev-idp/dev-ca.js';
-import { artifactPath, CHROMIUM } from '../support/browser.js';
+import { artifactPath, canvasColours, CHROMIUM } from '../support/browser.js';
 import { CLI, spawnConnector, until, type ConnectorProcess } from '../support/connector.js';
 import { createLab, netnsUnavailable, type Lab } from '../support/netns.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
@@ -209,16 +209,7 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     await page.click('.tile[data-app-id="office-pc"]');
     await page.waitForURL(`${gatewayUrl}/desktop/office-pc`);
     await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 30_000 });
-    const colours = () =>
-      page.evaluate(() => {
-        const c = [...document.querySelectorAll<HTMLCanvasElement>('#desktop canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0];
-        if (!c || !c.width) return 0;
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < d.length; i += 64) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-        return seen.size;
-      });
-    await expect.poll(colours, { timeout: 30_000 }).toBeGreaterThan(3);
+    await expect.poll(() => canvasColours(page, '#desktop'), { timeout: 30_000 }).toBeGreaterThan(3);
     if (!guacdBin) {
       const line = await guacd.waitFor(/"event":"session".*"rdp":"(confirmed|failed)"/, 20_000);
       const s = JSON.parse(line) as { hostname: string; port: string; rdp: string; selectedProtocol: number };
