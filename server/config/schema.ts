@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretRefSchema } from './secret-ref.js';
+import { SERVER_LAYOUTS } from './keyboard-layouts.js';
 import { durationSchema, ipRange, policySchema, ruleSetSchema } from './policy-schema.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -86,7 +87,8 @@ export const rdpSchema = z.strictObject({
   ssoUsername: z.enum(['upn', 'short']).optional(),
   colorDepth: z.union([z.literal(8), z.literal(16), z.literal(24), z.literal(32)]).optional(),
   resizeMethod: z.enum(['display-update', 'reconnect', 'none']).default('display-update'),
-  serverLayout: z.string().regex(/^[a-z]{2}-[a-z]{2}-[a-z0-9-]+$/, 'must be a guacd layout such as en-us-qwerty').optional(),
+  /** The desktop's keyboard layout as guacd should assume it; users may pick another (or failsafe) in the page. */
+  serverLayout: z.enum(SERVER_LAYOUTS, 'must be a guacd server layout such as en-us-qwerty, de-de-qwertz or failsafe').optional(),
   clipboard: z
     .strictObject({ copy: z.boolean().default(true), paste: z.boolean().default(true) })
     .prefault({}),

@@ -7,6 +7,7 @@ import { DESKTOP_WS_PATH } from '../proxy/desktop-upgrade.js';
 import type { GuacdProbe } from './guacd-probe.js';
 import type { Request, RequestHandler } from 'express';
 import type { DecisionCode, Reason } from '../authorize/evaluate.js';
+import { SERVER_LAYOUTS } from '../config/keyboard-layouts.js';
 
 /** The access decision for one user and app, made by the authorize module. */
 export interface LaunchDecision {
@@ -106,6 +107,8 @@ export function launcherRoutes(opts: LauncherOptions): Router {
       token,
       websocketPath: DESKTOP_WS_PATH,
       expiresInSeconds: opts.tokens.ttlSeconds,
+      // the page offers these as the user's own choice of server keyboard layout
+      keyboard: { appLayout: app.rdp.serverLayout ?? null, layouts: SERVER_LAYOUTS },
       capabilities: { clipboardCopy: Boolean(app.rdp.clipboard.copy && dc?.clipboardCopy), clipboardPaste: Boolean(app.rdp.clipboard.paste && dc?.clipboardPaste), drive: app.rdp.drive, microphone: app.rdp.audio && Boolean(dc?.microphone), ...files },
     });
   });

@@ -1,10 +1,13 @@
 import type { AppConfig } from '../config/schema.js';
+import { isServerLayout } from '../config/keyboard-layouts.js';
 
 export interface BrowserDisplay {
   width: number;
   height: number;
   dpi: number;
   timezone?: string;
+  /** The user's choice of server keyboard layout, over the app's. */
+  layout?: string;
 }
 
 export interface RdpCredentials {
@@ -65,7 +68,8 @@ export function rdpParams(app: AppConfig, display: BrowserDisplay, creds: RdpCre
   if (display.timezone) p.timezone = display.timezone;
   if (r.domain) p.domain = r.domain;
   if (r.colorDepth) p['color-depth'] = String(r.colorDepth);
-  if (r.serverLayout) p['server-layout'] = r.serverLayout;
+  const layout = display.layout ?? r.serverLayout;
+  if (layout) p['server-layout'] = layout;
   if (drive) {
     p['enable-drive'] = 'true';
     p['drive-name'] = drive.name;
@@ -102,5 +106,7 @@ export function parseBrowserDisplay(query: URLSearchParams): BrowserDisplay | st
   for (const v of [width, height, dpi]) if (typeof v === 'string') return v;
   const tz = query.get('timezone') ?? undefined;
   if (tz !== undefined && (tz.length > 64 || !TZ.test(tz))) return 'timezone must be an IANA time zone name';
-  return { width: width as number, height: height as number, dpi: dpi as number, timezone: tz || undefined };
+  const layout = query.get('layout') || undefined;
+  if (layout !== undefined && !isServerLayout(layout)) return 'layout must be a guacd server layout such as en-us-qwerty, de-de-qwertz or failsafe';
+  return { width: width as number, height: height as number, dpi: dpi as number, timezone: tz || undefined, layout };
 }

@@ -167,12 +167,16 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     expect(await page.textContent('.transfer[data-name="report.bin"] .transfer-note')).toMatch(/3\.0 MB, uploaded/);
     const s = standin.sessions.at(-1)!;
     await expect.poll(() => s.drive?.uploaded).toContain('/report.bin');
-    expect(sha(readFileSync(path.join(s.connectArgs['drive-path']!, 'report.bin')))).toBe(sha(data));
+    const onDisk = () => readFileSync(path.join(s.connectArgs['drive-path']!, 'report.bin'));
+    await expect.poll(() => onDisk().length, { timeout: 5000 }).toBe(data.length);
+    expect(sha(onDisk())).toBe(sha(data));
     await page.waitForSelector('.files-entry[data-name="report.bin"]');
     await page.screenshot({ path: artifactPath('features-05-file-uploaded.png') });
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('.files-entry[data-name="report.bin"]')]);
     expect(download.suggestedFilename()).toBe('report.bin');
-    expect(sha(readFileSync(await download.path()))).toBe(sha(data));
+    const got = readFileSync(await download.path());
+    expect(got.length).toBe(data.length);
+    expect(sha(got)).toBe(sha(data));
     // the desktop prints: guacd sends the PDF as a file stream, the browser saves it
     const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(20_000), Buffer.from('\n%%EOF\n')]);
     const [printed] = await Promise.all([page.waitForEvent('download'), Promise.resolve().then(() => s.sendFile('Quarterly report.pdf', 'application/pdf', pdf))]);
@@ -233,4 +237,39 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     expect(await page.isVisible('#mic')).toBe(false);
     expect(standin.sessions.at(-1)!.connectArgs['enable-audio-input']).toBe('false');
   });
+
+  it('lets the user pick the server keyboard layout (remembered), including the Unicode failsafe', async () => {
+    await page.goto(`${stack.url}/desktop/lab`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    expect(standin.sessions.at(-1)!.connectArgs['server-layout']).toBe('');
+    await page.waitForSelector('#layout:not([hidden])');
+    await Promise.all([page.waitForEvent('load'), page.selectOption('#layout', 'de-de-qwertz')]);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    expect(standin.sessions.at(-1)!.connectArgs['server-layout']).toBe('de-de-qwertz');
+    expect(await page.inputValue('#layout')).toBe('de-de-qwertz');
+    await Promise.all([page.waitForEvent('load'), page.selectOption('#layout', 'failsafe')]);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    expect(standin.sessions.at(-1)!.connectArgs['server-layout']).toBe('failsafe');
+    await page.screenshot({ path: artifactPath('features-09-keyboard-layout.png') });
+    await Promise.all([page.waitForEvent('load'), page.selectOption('#layout', '')]);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    expect(standin.sessions.at(-1)!.connectArgs['server-layout']).toBe('');
+  }, 60_000);
+
+  it('sizes the remote display in device pixels on a HiDPI screen', async () => {
+    const hidpi = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 800, height: 600 }, deviceScaleFactor: 2 });
+    const p = await hidpi.newPage();
+    await signInInBrowser(p, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+    await p.goto(`${stack.url}/desktop/lab`);
+    await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    const s = standin.sessions.at(-1)!;
+    const css = await p.evaluate(() => {
+      const d = document.querySelector<HTMLElement>('#desktop')!;
+      return { w: d.clientWidth, h: d.clientHeight };
+    });
+    expect(s.handshake.size).toEqual([String(css.w * 2), String(css.h * 2), '192']);
+    expect(s.connectArgs.dpi).toBe('192');
+    await p.screenshot({ path: artifactPath('features-10-hidpi.png') });
+    await hidpi.close();
+  }, 60_000);
 });

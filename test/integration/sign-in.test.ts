@@ -89,7 +89,7 @@ describe('sign-in through the development IdP (Entra-shaped, https)', () => {
     expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe('csrf_rejected');
     const ok = await launch({ origin: stack.url, 'x-csrf-token': csrfToken });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ token: expect.any(String), websocketPath: '/ws/desktop', expiresInSeconds: 60, capabilities: { clipboardCopy: true, clipboardPaste: true, drive: false, upload: false, download: false, microphone: false } });
+    expect(await ok.json()).toEqual({ token: expect.any(String), websocketPath: '/ws/desktop', expiresInSeconds: 60, capabilities: { clipboardCopy: true, clipboardPaste: true, drive: false, upload: false, download: false, microphone: false }, keyboard: { appLayout: null, layouts: expect.arrayContaining(['en-us-qwerty', 'de-de-qwertz', 'failsafe']) } });
     const unknown = await c.request(`${stack.url}/api/apps/nope/launch`, { method: 'POST', headers: { origin: stack.url, 'x-csrf-token': csrfToken }, body: '' });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('app_not_found');

@@ -128,6 +128,7 @@ export interface LaunchResult {
   websocketPath: string;
   expiresInSeconds: number;
   capabilities?: Capabilities;
+  keyboard?: { appLayout: string | null; layouts: string[] };
 }
 
 export const getMe = (signal?: AbortSignal) => apiRequest<Me>('/api/me', { signal });

@@ -4,7 +4,7 @@
 import '../styles.css';
 import { ApiError, getApps, launchApp, type LaunchResult } from '../api.js';
 import { redirectToSignIn, requireUser, signOut } from '../auth.js';
-import { byId } from '../dom.js';
+import { byId, h } from '../dom.js';
 import { statusMessage } from '../protocol/status-messages.js';
 import { PurposePrompt } from './purpose-prompt.js';
 import { StatusOverlay } from './status-overlay.js';
@@ -140,7 +140,40 @@ async function start(): Promise<void> {
   const files = new FilesPanel(desktop);
   const microphone = new MicrophoneControl();
   let attempt = 0;
+  const layoutSelect = byId<HTMLSelectElement>('layout');
+  const LAYOUT_KEY = 'drawbridge.keyboardLayout';
+  const storedLayout = (): string | undefined => {
+    try {
+      return localStorage.getItem(LAYOUT_KEY) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  // the user's own server keyboard layout, remembered in this browser; applies from the next connection
+  const offerLayouts = (launch: LaunchResult): string | undefined => {
+    const kb = launch.keyboard;
+    if (!kb) return undefined;
+    const chosen = storedLayout();
+    const valid = chosen && kb.layouts.includes(chosen) ? chosen : undefined;
+    if (!layoutSelect.options.length) {
+      const label = (l: string) => (l === 'failsafe' ? 'Unicode (any layout)' : l);
+      layoutSelect.append(h('option', { value: '' }, `Keyboard: ${kb.appLayout ? label(kb.appLayout) : 'desktop default'}`), ...kb.layouts.map((l) => h('option', { value: l }, label(l))));
+      layoutSelect.addEventListener('change', () => {
+        try {
+          if (layoutSelect.value) localStorage.setItem(LAYOUT_KEY, layoutSelect.value);
+          else localStorage.removeItem(LAYOUT_KEY);
+        } catch {
+          /* private mode: the choice lasts for this page only */
+        }
+        location.reload();
+      });
+    }
+    layoutSelect.value = valid ?? '';
+    layoutSelect.hidden = false;
+    return valid;
+  };
   const open = (launch: LaunchResult) => {
+    const layout = offerLayouts(launch);
     if (launch.capabilities) files.setCapabilities(launch.capabilities);
     microphone.setAllowed(launch.capabilities?.microphone === true);
     session = new DesktopSession({
@@ -154,7 +187,7 @@ async function start(): Promise<void> {
       onConnected: () => (attempt = 0),
       onLost: () => void reconnect(),
     });
-    session.connect(launch.token, launch.websocketPath);
+    session.connect(launch.token, launch.websocketPath, layout);
   };
   // The WebSocket dropped under a working session (network blip, sleep, a gateway restart): get a
   // new launch and connect again, with backoff; the RDP server puts the user back in their session.

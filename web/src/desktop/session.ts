@@ -54,7 +54,7 @@ export class DesktopSession {
     return this.connected && !this.ended;
   }
 
-  connect(token: string, websocketPath: string): void {
+  connect(token: string, websocketPath: string, layout?: string): void {
     const { container, overlay, clipboard } = this.options;
     const tunnel = new Guacamole.WebSocketTunnel(websocketPath);
     const client = new Guacamole.Client(tunnel);
@@ -147,7 +147,7 @@ export class DesktopSession {
       timezone = undefined;
     }
     try {
-      client.connect(connectString(token, size, timezone));
+      client.connect(connectString(token, size, timezone, layout));
     } catch (err) {
       this.finishWithStatus(err instanceof Guacamole.Status ? err : new Guacamole.Status(STATUS_CODES.SERVER_ERROR, String(err)), 'server');
     }

@@ -61,10 +61,11 @@ export function deviceScreenSize(cssWidth: number, cssHeight: number, devicePixe
   };
 }
 
-export function connectString(token: string, size: ScreenSize, timezone: string | undefined): string {
+export function connectString(token: string, size: ScreenSize, timezone: string | undefined, layout?: string): string {
   let data =
     'token=' + encodeURIComponent(token) + '&width=' + size.width + '&height=' + size.height + '&dpi=' + size.dpi;
   if (timezone) data += '&timezone=' + encodeURIComponent(timezone);
+  if (layout) data += '&layout=' + encodeURIComponent(layout);
   return data;
 }
 
