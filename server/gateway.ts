@@ -387,6 +387,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
       await tunnels.close();
       await metricsServer?.close();
+      sessions.store.flush();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

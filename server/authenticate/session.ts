@@ -19,6 +19,8 @@ export interface SessionSettings {
   idleMinutes: number;
   absoluteHours: number;
   maxSessions: number;
+  /** Keep sign-ins across restarts in this (encrypted) file. */
+  stateFile?: string;
 }
 
 export interface Sessions {
@@ -47,7 +49,7 @@ export function signedInFrom(req: { session?: session.Session & Partial<session.
 }
 
 export function createSessions(settings: SessionSettings): Sessions {
-  const store = new BoundedSessionStore(settings.maxSessions);
+  const store = new BoundedSessionStore(settings.maxSessions, Date.now, settings.stateFile ? { file: settings.stateFile, secret: settings.secret } : undefined);
   // The __Host- prefix pins the cookie to this exact origin (no Domain, Path=/, Secure); browsers
   // only accept it over https, so plain-http development falls back to an unprefixed name.
   const cookieName = settings.secure ? '__Host-drawbridge' : 'drawbridge';

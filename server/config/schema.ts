@@ -33,6 +33,8 @@ export const serverSchema = z.strictObject({
       idleMinutes: z.number().positive().max(24 * 60).default(30),
       absoluteHours: z.number().positive().max(24 * 30).default(12),
       maxSessions: z.number().int().min(1).default(10_000),
+      /** Keep sign-ins across gateway restarts in this file (encrypted with the session secret), so open desktops reconnect. */
+      stateFile: z.string().min(1).optional(),
     })
     .prefault({}),
 });

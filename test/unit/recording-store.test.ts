@@ -75,3 +75,22 @@ describe('playback helpers', () => {
     expect(playbackStep(3000, 3000, 200, 4)).toBeNull();
   });
 });
+
+describe('persistent sign-in sessions', () => {
+  it('survive a restart with the same secret, encrypted on disk; another secret starts empty', async () => {
+    const { BoundedSessionStore } = await import('../../server/authenticate/bounded-session-store.js');
+    const { readFileSync } = await import('node:fs');
+    const file = path.join(tmp(), 'sessions.bin');
+    const secret = 'a'.repeat(40);
+    const sess = { cookie: { expires: new Date(Date.now() + 3600_000) }, passport: { user: { key: 'tid:oid', username: 'ann@contoso.com' } } };
+    const first = new BoundedSessionStore(10, Date.now, { file, secret });
+    first.set('sid-1', sess as never);
+    first.flush();
+    expect(readFileSync(file).toString('latin1')).not.toContain('ann@contoso.com');
+    const again = new BoundedSessionStore(10, Date.now, { file, secret });
+    const got = await new Promise((r) => again.get('sid-1', (_e, v) => r(v)));
+    expect(got).toMatchObject({ passport: { user: { username: 'ann@contoso.com' } } });
+    const other = new BoundedSessionStore(10, Date.now, { file, secret: 'b'.repeat(40) });
+    expect(other.size).toBe(0);
+  });
+});
