@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { freePort, waitForPort } from './free-port.js';
 
 /**
@@ -24,8 +24,32 @@ export function rdpServerUnavailable(): string | undefined {
   return missing.length ? `missing ${missing.join(', ')} (apt-get install freerdp2-shadow-x11 xvfb x11-apps xterm)` : undefined;
 }
 
+/** Whether the X server that wrote this lock file is still running. */
+function lockHolderAlive(lock: string): boolean {
+  try {
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive but not ours
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A display number nobody uses. An Xvfb that died without cleaning up (killed, a crashed run)
+ * leaves its lock and socket behind; those are reclaimed, or displays run out after enough runs.
+ */
 function freeDisplay(): number {
-  for (let n = 90; n < 200; n++) if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) return n;
+  for (let n = 90; n < 200; n++) {
+    const lock = `/tmp/.X${n}-lock`;
+    const sock = `/tmp/.X11-unix/X${n}`;
+    if (existsSync(lock) && lockHolderAlive(lock)) continue;
+    rmSync(lock, { force: true });
+    rmSync(sock, { force: true });
+    return n;
+  }
   throw new Error('no free X display');
 }
 
@@ -53,7 +77,10 @@ export async function startRdpServer(opts: RdpServerOptions = {}): Promise<RdpSe
     return p;
   };
   const close = async () => {
-    for (const p of procs.reverse()) if (p.exitCode === null) p.kill('SIGKILL');
+    // SIGTERM first, so Xvfb removes its lock and socket; SIGKILL whatever is still there shortly after
+    for (const p of procs.reverse()) if (p.exitCode === null) p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
   };
   try {

@@ -198,9 +198,13 @@ export class FilesPanel {
     if (!object || !this.caps.upload) return;
     const dir = this.cwd.endsWith('/') ? this.cwd : this.cwd + '/';
     const stream = object.createOutputStream(file.type || 'application/octet-stream', dir + file.name);
-    const writer = new Guacamole.BlobWriter(stream);
     const row = this.transferRow(file.name, 'upload', file.size);
     let finished = false;
+    const fail = (message: string) => {
+      if (finished) return;
+      finished = true;
+      this.finishRow(row, 'error', message);
+    };
     row.cancel.hidden = false;
     row.cancel.addEventListener('click', () => {
       if (finished) return;
@@ -209,20 +213,26 @@ export class FilesPanel {
       this.sendInternal?.('cancel-upload', stream.index);
       this.finishRow(row, 'cancelled', 'Cancelled; nothing was kept.');
     });
-    writer.onprogress = (_blob: Blob, offset: number) => (row.progress.value = offset);
-    writer.onack = (status: Guacamole.Status) => {
-      if (!status.isError() || finished) return;
-      finished = true;
-      this.finishRow(row, 'error', status.message || 'The upload was refused.');
-    };
-    writer.oncomplete = () => {
+    // guacd acknowledges the `put` itself before any data: only then start writing. (A writer
+    // started at once counts that acknowledgement as its first chunk's, runs one read ahead, and
+    // BlobWriter's single FileReader then drops a chunk.)
+    stream.onack = (status: Guacamole.Status) => {
+      if (status.isError()) return fail(status.message || 'The upload was refused.');
       if (finished) return;
-      finished = true;
-      writer.sendEnd();
-      this.finishRow(row, 'done', `${formatBytes(file.size)}, uploaded`);
-      void this.show(this.cwd);
+      const writer = new Guacamole.BlobWriter(stream);
+      writer.onprogress = (_blob: Blob, offset: number) => (row.progress.value = offset);
+      writer.onack = (s: Guacamole.Status) => {
+        if (s.isError()) fail(s.message || 'The upload was refused.');
+      };
+      writer.oncomplete = () => {
+        if (finished) return;
+        finished = true;
+        writer.sendEnd();
+        this.finishRow(row, 'done', `${formatBytes(file.size)}, uploaded`);
+        void this.show(this.cwd);
+      };
+      writer.sendBlob(file);
     };
-    writer.sendBlob(file);
   }
 
   private transferRow(name: string, kind: 'upload' | 'download', size?: number) {
