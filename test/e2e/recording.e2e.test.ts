@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchChromium, signInInBrowser } from '../support/browser.js';
+import { artifactPath, canvasColours, launchChromium, signInInBrowser } from '../support/browser.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
 import { signIn } from '../support/http-client.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
@@ -142,4 +142,54 @@ describe.skipIf(Boolean(missing))('session recording and playback', () => {
     expect(Number(await page.inputValue('#seek'))).toBe(duration);
     await page.screenshot({ path: artifactPath('recording-03-played-to-the-end.png') });
   }, 60_000);
+});
+
+/** The same recording path with a real Apache guacd, when this machine has one: real desktop frames. */
+describe.skipIf(Boolean(missing))('session recording with a real guacd', () => {
+  it('records a real desktop and plays it back non-blank', async (ctx) => {
+    const { startTestGuacd } = await import('../support/guacd.js');
+    const guacd = await startTestGuacd();
+    if (guacd.kind !== 'real') {
+      await guacd.close();
+      process.stderr.write('SKIP real-guacd recording: no real guacd here (GUACD_HOST/GUACD_PORT or guacd on PATH)\n');
+      return ctx.skip();
+    }
+    const rdp = await startRdpServer({ width: 1024, height: 768 });
+    const stack = await startStack({
+      guacd,
+      admin: { policies: [{ name: 'alice administers', action: 'allow', include: [{ email: 'alice@contoso.example' }] }] },
+      apps: [{ id: 'rec-desk', name: 'Recorded', host: rdp.host, port: rdp.port, rdp: { security: 'any', ignoreCert: true }, policies: [{ name: 'recorded', action: 'allow', include: [{ everyone: true }], recordSessions: true }] }],
+    });
+    const browser = await launchChromium();
+    try {
+      const p = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 850 } })).newPage();
+      await signInInBrowser(p, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+      await p.goto(`${stack.url}/desktop/rec-desk`);
+      await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 30_000 });
+      await expect.poll(() => canvasColours(p, '#desktop'), { timeout: 30_000 }).toBeGreaterThan(3);
+      await p.mouse.click(300, 300);
+      await p.keyboard.type('recorded on a real desktop');
+      await p.waitForTimeout(2500);
+      await p.click('#disconnect');
+      await expect.poll(() => existsSync(path.join(stack.stateDir, 'recordings', 'index.jsonl'))).toBe(true);
+      await p.goto(`${stack.url}/admin`);
+      await p.waitForSelector('#recordings tbody tr[data-id] button');
+      await p.click('#recordings tbody tr[data-id] button');
+      await p.waitForSelector('#player[data-state="ready"]', { timeout: 30_000 });
+      const duration = Number(await p.getAttribute('#seek', 'max'));
+      const target = String(Math.round(duration * 0.8));
+      await p.$eval('#seek', (el, v) => {
+        (el as HTMLInputElement).value = v;
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      }, target);
+      await p.waitForSelector(`#player[data-seeked="${target}"]`, { state: 'attached', timeout: 15_000 });
+      expect(await canvasColours(p, '#player-display')).toBeGreaterThan(3);
+      await p.screenshot({ path: artifactPath('recording-real-guacd-playback.png') });
+    } finally {
+      await browser.close();
+      await stack.close();
+      await guacd.close();
+      await rdp.close();
+    }
+  }, 120_000);
 });

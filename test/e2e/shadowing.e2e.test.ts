@@ -98,3 +98,65 @@ describe.skipIf(Boolean(missing))('watching a live session (shadowing)', () => {
     expect(denied.status).toBe(403);
   }, 30_000);
 });
+
+/**
+ * The same with a real Apache guacd when this machine has one: guacd joins the connection itself
+ * and tells the owner (its own `msg`); the real desktop's pixels prove the viewer's typing went
+ * nowhere (the xterm that would show it does not change).
+ */
+describe.skipIf(Boolean(missing))('watching a live session through a real guacd', () => {
+  it('joins read-only, the owner is told by guacd, and the viewer cannot type into the desktop', async (ctx) => {
+    const { startTestGuacd } = await import('../support/guacd.js');
+    const guacd = await startTestGuacd();
+    if (guacd.kind !== 'real') {
+      await guacd.close();
+      process.stderr.write('SKIP real-guacd shadowing: no real guacd here (GUACD_HOST/GUACD_PORT or guacd on PATH)\n');
+      return ctx.skip();
+    }
+    const rdp = await startRdpServer({ width: 1024, height: 768 });
+    const stack = await startStack({
+      guacd,
+      admin: { policies: [{ name: 'carol administers', action: 'allow', include: [{ email: 'carol@contoso.example' }] }] },
+      apps: [{ id: 'desk', name: 'Desk', host: rdp.host, port: rdp.port, rdp: { security: 'any', ignoreCert: true } }],
+    });
+    const browser = await launchChromium();
+    try {
+      const user = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 800 } })).newPage();
+      const admin = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 } })).newPage();
+      await signInInBrowser(user, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+      await signInInBrowser(admin, stack.url, stack.idp.origin, 'carol@contoso.example', 'carol');
+      await user.goto(`${stack.url}/desktop/desk`);
+      await user.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 30_000 });
+      await expect.poll(() => canvasColours(user, '#desktop'), { timeout: 30_000 }).toBeGreaterThan(3);
+      await admin.goto(`${stack.url}/admin`);
+      await admin.waitForSelector('#sessions tbody tr[data-id] button');
+      await admin.click('#sessions tbody tr[data-id] button');
+      await admin.waitForSelector('#watch[data-state="connected"]', { state: 'attached', timeout: 30_000 });
+      await expect.poll(() => canvasColours(admin, '#watch-display'), { timeout: 30_000 }).toBeGreaterThan(3);
+      await user.waitForSelector('#viewers:not([hidden])', { timeout: 15_000 });
+      expect(await user.textContent('#viewers')).toMatch(/carol@contoso\.example \(administrator\)/);
+      // the xterm (top left) would show typed text; hash that region of the owner's screen
+      const regionHash = () =>
+        user.evaluate(() => {
+          const c = [...document.querySelectorAll<HTMLCanvasElement>('#desktop canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0]!;
+          const d = c.getContext('2d')!.getImageData(0, 0, Math.min(700, c.width), Math.min(420, c.height)).data;
+          let h = 0;
+          for (let i = 0; i < d.length; i += 4) h = (h * 31 + ((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!)) | 0;
+          return h;
+        });
+      const before = await regionHash();
+      await admin.click('#watch-display');
+      await admin.keyboard.type('viewer typing goes nowhere');
+      await admin.keyboard.press('Enter');
+      await admin.waitForTimeout(1500);
+      expect(await regionHash()).toBe(before);
+      await user.screenshot({ path: artifactPath('shadow-real-01-user.png') });
+      await admin.screenshot({ path: artifactPath('shadow-real-02-admin.png') });
+    } finally {
+      await browser.close();
+      await stack.close();
+      await guacd.close();
+      await rdp.close();
+    }
+  }, 120_000);
+});
