@@ -272,4 +272,22 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     await p.screenshot({ path: artifactPath('features-10-hidpi.png') });
     await hidpi.close();
   }, 60_000);
+
+  it('takes touch input on a tablet: a tap is a click where the finger is', async () => {
+    const tablet = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 700 }, hasTouch: true, isMobile: true });
+    const p = await tablet.newPage();
+    await signInInBrowser(p, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+    await p.goto(`${stack.url}/desktop/lab`);
+    await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    const s = standin.sessions.at(-1)!;
+    const box = (await p.locator('#desktop').boundingBox())!;
+    await p.touchscreen.tap(box.x + 200, box.y + 150);
+    await expect.poll(() => s.mouse.some((m) => (m.mask & 1) === 1), { timeout: 5000 }).toBe(true);
+    const press = s.mouse.find((m) => (m.mask & 1) === 1)!;
+    // the click lands where the finger was: the remote display is this window's size, unscaled
+    expect(Math.abs(press.x - 200)).toBeLessThanOrEqual(3);
+    expect(Math.abs(press.y - 150)).toBeLessThanOrEqual(3);
+    await p.screenshot({ path: artifactPath('features-11-touch.png') });
+    await tablet.close();
+  }, 60_000);
 });
