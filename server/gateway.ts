@@ -49,6 +49,8 @@ export interface GatewayOptions {
   liveRecheckMs?: number;
   relayLimits?: RelayLimits;
   launchTokenTtlSeconds?: number;
+  /** How often connectors are pinged (tests shorten it). */
+  tunnelPingMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -166,7 +168,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sweepRecordings();
   const sweepTimer = setInterval(sweepRecordings, 3600_000);
   sweepTimer.unref();
-  const tunnels = await startTunnels(config.tunnels, { guacdHost: () => guacdTarget().host, audit, log, clientIp: (req) => clientIpOf(req, trust) });
+  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs }, { guacdHost: () => guacdTarget().host, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
 

@@ -15,7 +15,6 @@ import {
   HTTP2_SETTINGS,
   MAX_WS_PAYLOAD,
   PING_INTERVAL_MS,
-  PING_TIMEOUT_MS,
   TUNNEL_SUBPROTOCOL,
 } from '../tunnel/tunnel-wire.js';
 import { handleStream, type Resolver } from './stream-handler.js';
@@ -157,7 +156,7 @@ export class TunnelConnection extends EventEmitter {
   private startPings(session: ServerHttp2Session): void {
     let outstanding = false;
     this.pingTimer = setInterval(() => {
-      if (outstanding) return this.finish(new ConnectionError(`the gateway did not answer a ping within ${PING_TIMEOUT_MS} ms`, false));
+      if (outstanding) return this.finish(new ConnectionError(`the gateway did not answer a ping within ${PING_INTERVAL_MS} ms`, false));
       outstanding = true;
       const ok = session.ping((err, ms) => {
         outstanding = false;
@@ -166,7 +165,7 @@ export class TunnelConnection extends EventEmitter {
         this.opts.metrics.set('drawbridge_connector_rtt_ms', 'Round-trip time to the gateway (HTTP/2 ping)', ms, { connection: String(this.opts.index) });
       });
       if (!ok) outstanding = false;
-    }, Math.min(PING_INTERVAL_MS, PING_TIMEOUT_MS));
+    }, PING_INTERVAL_MS);
     this.pingTimer.unref();
   }
 

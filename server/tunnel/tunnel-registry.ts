@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import { MetricSet } from '../metrics/prometheus.js';
-import { CLOSE_REVOKED, CONNECTION_WINDOW, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './tunnel-wire.js';
+import { CLOSE_REVOKED, CONNECTION_WINDOW, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS } from './tunnel-wire.js';
 
 export interface ConnectorInfo {
   tunnel: string;
@@ -63,7 +63,11 @@ export class TunnelRegistry extends EventEmitter {
   private nextId = 1;
   readonly metrics = new MetricSet();
 
-  constructor(private readonly log: Logger) {
+  constructor(
+    private readonly log: Logger,
+    /** A connector that has not answered one ping by the time of the next is dropped. */
+    private readonly pingIntervalMs = PING_INTERVAL_MS,
+  ) {
     super();
   }
 
@@ -128,7 +132,7 @@ export class TunnelRegistry extends EventEmitter {
     let outstanding = false;
     entry.ping = setInterval(() => {
       if (outstanding) {
-        this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${PING_TIMEOUT_MS} ms; dropping it`);
+        this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${this.pingIntervalMs} ms; dropping it`);
         entry.session.destroy();
         entry.ws.terminate();
         return;
@@ -141,7 +145,7 @@ export class TunnelRegistry extends EventEmitter {
         this.metrics.set('drawbridge_tunnel_rtt_ms', 'Round-trip time to the connector (HTTP/2 ping)', ms, { tunnel: entry.info.tunnel, connection: String(entry.info.id) });
       });
       if (!sent) outstanding = false;
-    }, Math.min(PING_INTERVAL_MS, PING_TIMEOUT_MS));
+    }, this.pingIntervalMs);
     entry.ping.unref();
   }
 

@@ -33,5 +33,5 @@ export const CONNECTION_WINDOW = 16 * MiB;
 /** WebSocket messages carry HTTP/2 frames; never more than a few frames each. */
 export const MAX_WS_PAYLOAD = 16 * MiB;
 
+/** Each side pings every interval; a ping still unanswered at the next one drops the connection. */
 export const PING_INTERVAL_MS = 10_000;
-export const PING_TIMEOUT_MS = 15_000;

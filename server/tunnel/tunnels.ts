@@ -19,6 +19,8 @@ export interface TunnelsConfig {
   /** Addresses guacd connects from; defaults to what guacd's host name resolves to. */
   guacdAddresses?: string[];
   openTimeoutMs: number;
+  /** Tests shorten it; the default is tunnel-wire's PING_INTERVAL_MS. */
+  pingIntervalMs?: number;
 }
 
 export interface TunnelRoute {
@@ -60,7 +62,7 @@ async function addressesOf(host: string): Promise<string[]> {
 export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
   const log = deps.log.child({ module: 'tunnels' });
   const store = new TunnelStore(cfg.stateFile);
-  const registry = new TunnelRegistry(log);
+  const registry = new TunnelRegistry(log, cfg.pingIntervalMs);
   const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp });
 
   /** After the state file changed: cut connectors of tunnels that are now revoked or gone. */

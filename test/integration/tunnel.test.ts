@@ -36,6 +36,8 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     echoPort = (echo.address() as { port: number }).port;
     stack = await startStack({
       guacd,
+      // short pings, so the test of a connector that stops reading does not wait 20 s
+      gateway: { tunnelPingMs: 1500 },
       apps: [
         { id: 'office-pc', name: 'Office PC', host: rdp.host, port: rdp.port, via: 'office-1', rdp: { ignoreCert: true } },
         // a destination the connector's rules do not name: the connector must refuse it
@@ -238,6 +240,25 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     await until('dropped', () => !stack.gateway.tunnels.registry.isUp('office-1'));
     expect(stack.logLines.some((l) => l.includes('connector connection ended'))).toBe(true);
   });
+
+  it('a connector that stops reading is cut after one unanswered ping, with a log line', async () => {
+    const token = reissue('office-1');
+    const { performServerHandshake } = await import('node:http2');
+    const { websocketDuplex } = await import('../../server/tunnel/websocket-duplex.js');
+    const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
+    const duplex = websocketDuplex(ws);
+    await new Promise((r) => ws.once('open', r));
+    const session = performServerHandshake(duplex);
+    session.on('error', () => undefined);
+    await until('attached', () => current().length === 1);
+    // stop reading: the gateway's pings (and anything else) go unanswered
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const started = Date.now();
+    await until('dropped', () => current().length === 0, 8000);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(stack.logLines.some((l) => l.includes('did not answer a ping'))).toBe(true);
+    ws.terminate();
+  }, 20_000);
 
   it('revoking cuts the connector at once, ends its desktops with a message, and the connector stops for good', async () => {
     const token = reissue('office-1');
