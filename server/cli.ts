@@ -27,6 +27,16 @@ function onSignals(close: () => Promise<void>): void {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
+/** A gateway config for a command; a bad one exits 2 with every problem and its path. */
+function gatewayConfig(file: string) {
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+}
+
 program
   .command('gateway')
   .description('run the gateway')
@@ -53,13 +63,8 @@ configCmd
   .description('validate a config file; exit 0 when it is valid')
   .argument('<file>', 'YAML config file')
   .action((file: string) => {
-    try {
-      const config = loadConfigFile(file);
-      process.stdout.write(`${file}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'}, identity ${config.identity.provider}, mode ${config.server.mode})\n`);
-    } catch (err) {
-      if (err instanceof ConfigError) fail(err.message, 2);
-      throw err;
-    }
+    const config = gatewayConfig(file);
+    process.stdout.write(`${file}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'}, identity ${config.identity.provider}, mode ${config.server.mode})\n`);
   });
 
 const policyCmd = program.command('policy').description('access policy tools');
@@ -79,13 +84,7 @@ policyCmd
   .option('--signed-in-at <time>', 'when the user signed in (ISO 8601), for session durations')
   .option('--json', 'print the decision as JSON', false)
   .action(async (opts: { config: string; app: string; email?: string; groups: string; ip?: string; mfa: boolean; amr: string; country?: string; at: string; purpose?: string; signedInAt?: string; json: boolean }) => {
-    let config;
-    try {
-      config = loadConfigFile(opts.config);
-    } catch (err) {
-      if (err instanceof ConfigError) fail(err.message, 2);
-      throw err;
-    }
+    const config = gatewayConfig(opts.config);
     const app = config.apps.find((a) => a.id === opts.app);
     if (!app) fail(`no app "${opts.app}" in ${opts.config} (apps: ${config.apps.map((a) => a.id).join(', ') || 'none'})`, 2);
     const now = new Date(opts.at);
@@ -113,14 +112,6 @@ policyCmd
 
 const tunnelCmd = program.command('tunnel').description('tunnels: connectors inside private networks that dial out to this gateway');
 const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
-const gatewayConfig = (file: string) => {
-  try {
-    return loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message, 2);
-    throw err;
-  }
-};
 tunnelCmd
   .command('create')
   .description('create a tunnel and print its connector token (once)')
