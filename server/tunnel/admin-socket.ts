@@ -1,6 +1,11 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
+/** Where the admin socket is: configured, or next to the tunnel state file. The gateway and the CLI agree through this. */
+export function adminSocketPath(tunnels: { adminSocket?: string; stateFile: string }): string {
+  return tunnels.adminSocket ?? `${tunnels.stateFile}.sock`;
+}
+
 export interface AdminHandlers {
   tunnels(): unknown;
   /** Re-read the tunnel file now (after the CLI changed it); returns what changed. */

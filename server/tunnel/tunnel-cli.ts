@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { adminRequest } from './admin-client.js';
+import { adminSocketPath } from './admin-socket.js';
 import { TunnelStore, TunnelStoreError } from './tunnel-store.js';
 
 /** `drawbridge tunnel create|list|revoke`: what an admin runs on the gateway's machine. */
@@ -18,7 +19,7 @@ type Listed = Array<{
   connections: Array<{ connector: string; index: number; version: string; address: string; connectedAt: string; uptimeSeconds: number; rttMs?: number; streams: number }>;
 }>;
 
-const socketOf = (config: Config) => config.tunnels.adminSocket ?? `${config.tunnels.stateFile}.sock`;
+const socketOf = (config: Config) => adminSocketPath(config.tunnels);
 
 export function tunnelCreate(config: Config, name: string, io: CliOutput): number {
   try {

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
-import { startAdminSocket } from './admin-socket.js';
+import { adminSocketPath, startAdminSocket } from './admin-socket.js';
 import { startHandoff } from './guacd-handoff.js';
 import { TunnelError, TunnelRegistry } from './tunnel-registry.js';
 import { TunnelStore } from './tunnel-store.js';
@@ -122,7 +122,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
       })),
     }));
   };
-  const adminFile = cfg.adminSocket ?? `${cfg.stateFile}.sock`;
+  const adminFile = adminSocketPath(cfg);
   const admin = await startAdminSocket(adminFile, { tunnels: listTunnels, reload: applyStore, metrics: () => registry.metrics.render() });
 
   /**
