@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -144,6 +144,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   const accessRequest = (access: LiveAccess, now = new Date()): AccessRequest => ({ user: access.identity, ip: access.ip, country: access.country, purpose: access.purpose, signedInAt: access.signedInAt, now });
   const decide = (a: AppConfig, access: LiveAccess): Decision => evaluate(a, config.accessGroups, accessRequest(access));
+  // /admin and watching live sessions: admin.policies, decided like an app's
+  const adminDecision = (req: AccessRequest): Decision => evaluate({ policies: config.admin.policies }, config.accessGroups, req);
   const launchDecision = (d: Decision) => ({ ...d, message: publicReason(d) });
   // one AccessRequest per HTTP request and purpose, so a listing normalises the user once
   const requestAccess = new WeakMap<express.Request, Map<string, AccessRequest>>();
@@ -214,7 +216,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   app.use(
     adminRoutes({
-      isAdmin: (req) => evaluate({ policies: config.admin.policies }, config.accessGroups, accessFor(req, undefined)),
+      isAdmin: (req) => adminDecision(accessFor(req, undefined)),
       recordings,
       live: () => live.list().map((s) => ({ id: s.id, user: s.user, username: s.username, app: s.app, startedAt: s.startedAt, watching: s.watching })),
       endSession: (id, message, reason) => {
@@ -256,6 +258,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ? (createHttpsServer({ cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) }, app) as unknown as Server)
     : createHttpServer(app);
 
+  /** Who is asking, from where, for a WebSocket upgrade: what access is decided on then and later. */
+  const upgradeAccess = (s: SignedIn, req: IncomingMessage, purpose: string | undefined): LiveAccess => ({
+    identity: s.identity,
+    signedInAt: s.signedInAt,
+    ip: clientIpOf(req, trust),
+    country: countryFrom(req.headers, req.socket.remoteAddress),
+    purpose,
+  });
   const upgrade = createDesktopUpgradeHandler<SignedIn, LiveAccess>({
     allowedOrigins,
     async identify(req) {
@@ -263,8 +273,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return s ? { user: s.identity.key, username: s.identity.username, sessionId: s.sessionId, principal: s } : null;
     },
     authorize(caller, req, a, purpose) {
-      const ip = clientIpOf(req, trust);
-      const context: LiveAccess = { identity: caller.principal.identity, signedInAt: caller.principal.signedInAt, ip, country: countryFrom(req.headers, req.socket.remoteAddress), purpose };
+      const context = upgradeAccess(caller.principal, req, purpose);
+      const ip = context.ip;
       const d = decide(a, context);
       if (!d.allowed) {
         audit.write({ event: 'access-denied', result: 'denied', user: caller.user, username: caller.username, ip, app: a.id, reason: `websocket: ${d.code}`, decision: d.code, policy: d.policy, reasons: d.reasons });
@@ -294,8 +304,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clientIp: (req) => clientIpOf(req, trust),
     limits: opts.relayLimits,
     authorizeWatch(caller, req) {
-      const context: LiveAccess = { identity: caller.principal.identity, signedInAt: caller.principal.signedInAt, ip: clientIpOf(req, trust), country: countryFrom(req.headers, req.socket.remoteAddress) };
-      const d = evaluate({ policies: config.admin.policies }, config.accessGroups, accessRequest(context));
+      const d = adminDecision(accessRequest(upgradeAccess(caller.principal, req, undefined)));
       return { allowed: d.allowed, message: 'Only Drawbridge administrators can watch sessions.' };
     },
     recorder: (meta) => recordings.start(meta),
