@@ -204,15 +204,13 @@ export class DesktopSession {
   }
 
   private finishWithStatus(status: Guacamole.Status, source: 'tunnel' | 'server'): void {
-    if (!this.ended && this.options.onLost && shouldReconnect({ source, code: status.code, wasConnected: this.wasConnected })) {
-      if (this.connected) this.keyboard?.releaseAll();
-      this.ended = true;
-      this.connected = false;
-      window.clearTimeout(this.resizeTimer);
-      this.detach();
-      const client = this.client;
-      window.setTimeout(() => client?.disconnect(), 0);
-      this.options.onLost(status);
+    const onLost = this.options.onLost;
+    if (!this.ended && onLost && shouldReconnect({ source, code: status.code, wasConnected: this.wasConnected })) {
+      // the page takes over with a new session, which owns the display from now on
+      this.stop(false, () => {
+        this.detach();
+        onLost(status);
+      });
       return;
     }
     const view = endedView(status.code, status.message);
@@ -228,12 +226,17 @@ export class DesktopSession {
   /** First caller wins: the most specific reason arrives first. */
   private finish(content: StatusContent, immediate = false): void {
     if (this.ended) return;
+    this.stop(immediate, () => this.options.overlay.show('ended', content));
+  }
+
+  /** Ends this session once, tells the page (`announce`), then lets go of the connection. */
+  private stop(immediate: boolean, announce: () => void): void {
     // Release held keys on the remote while we still can.
     if (this.connected) this.keyboard?.releaseAll();
     this.ended = true;
     this.connected = false;
     window.clearTimeout(this.resizeTimer);
-    this.options.overlay.show('ended', content);
+    announce();
     const client = this.client;
     if (!client) return;
     // A user-initiated end disconnects at once, so the disconnect reaches
