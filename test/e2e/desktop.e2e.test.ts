@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { artifactPath, launchChromium } from '../support/browser.js';
+import { artifactPath, canvasStats, launchChromium } from '../support/browser.js';
 import { startTestGuacd, type TestGuacd } from '../support/guacd.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -14,28 +14,6 @@ import { startStack, type Stack } from '../support/stack.js';
  */
 const missing = rdpServerUnavailable();
 if (missing) process.stderr.write(`SKIP desktop e2e: ${missing}\n`);
-
-/** Pixel statistics of the desktop's main canvas, computed in the page. */
-async function canvasStats(page: Page, region?: { x: number; y: number; w: number; h: number }) {
-  return page.evaluate((r) => {
-    const canvases = [...document.querySelectorAll<HTMLCanvasElement>('#desktop canvas')];
-    const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!c || !c.width) return { width: 0, height: 0, colours: 0, nonBlack: 0, hash: 0 };
-    const ctx = c.getContext('2d')!;
-    const x = r?.x ?? 0, y = r?.y ?? 0, w = Math.min(r?.w ?? c.width, c.width - x), h = Math.min(r?.h ?? c.height, c.height - y);
-    const data = ctx.getImageData(x, y, w, h).data;
-    const colours = new Set<number>();
-    let nonBlack = 0;
-    let hash = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      const v = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
-      if (i % 16 === 0) colours.add(v);
-      if (v !== 0) nonBlack++;
-      hash = (hash * 31 + v) | 0;
-    }
-    return { width: c.width, height: c.height, colours: colours.size, nonBlack: nonBlack / (w * h), hash };
-  }, region);
-}
 
 describe.skipIf(Boolean(missing))('desktop in Chromium, end to end', () => {
   let rdp: RdpServer;
@@ -113,11 +91,11 @@ describe.skipIf(Boolean(missing))('desktop in Chromium, end to end', () => {
 
   it('sends typing and clicks to the desktop and shows the effect', async () => {
     const region = { x: 0, y: 0, w: 700, h: 420 };
-    const before = await canvasStats(page, region);
+    const before = await canvasStats(page, '#desktop', region);
     await page.mouse.click(300, 300);
     await page.keyboard.type('hello drawbridge');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await canvasStats(page, region)).hash, { timeout: 10_000 }).not.toBe(before.hash);
+    await expect.poll(async () => (await canvasStats(page, '#desktop', region)).hash, { timeout: 10_000 }).not.toBe(before.hash);
     if (guacd.kind === 'standin') {
       const s = guacd.standin.sessions.at(-1)!;
       const typed = s.keys.filter((k) => k.pressed).map((k) => String.fromCharCode(k.keysym)).join('');

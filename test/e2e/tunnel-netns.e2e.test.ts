@@ -8,7 +8,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { ensureDevCa, issueServerCert } from '../../server/dev-idp/dev-ca.js';
 import { artifactPath, canvasColours, CHROMIUM } from '../support/browser.js';
+import { outputLines } from '../support/child-output.js';
 import { CLI, spawnConnector, until, type ConnectorProcess } from '../support/connector.js';
+import { guacdBinary } from '../support/guacd.js';
 import { createLab, netnsUnavailable, type Lab } from '../support/netns.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 
@@ -35,16 +37,7 @@ interface Child {
 
 function child(cmd: string[], env: NodeJS.ProcessEnv = {}): Child {
   const proc = spawn(cmd[0]!, cmd.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let buf = '';
-  const take = (c: Buffer) => {
-    buf += c.toString('utf8');
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts.filter(Boolean));
-  };
-  proc.stdout!.on('data', take);
-  proc.stderr!.on('data', take);
+  const lines = outputLines(proc);
   return {
     proc,
     lines,
@@ -59,11 +52,6 @@ function child(cmd: string[], env: NodeJS.ProcessEnv = {}): Child {
   };
 }
 
-function realGuacd(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v guacd'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', () => {
   let lab: Lab;
   let dir: string;
@@ -75,7 +63,7 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
   let token: string;
   let browser: Browser;
   let page: Page;
-  const guacdBin = realGuacd();
+  const guacdBin = guacdBinary();
   const gatewayUrl = `https://localhost:${GATEWAY_PORT}`;
 
   beforeAll(async () => {

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeInstruction } from '../../server/proxy/guac-protocol.js';
 import { launchToken, openDesktop, type DesktopConnection } from '../support/desktop-client.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
+import { realGuacdUnavailable, startTestGuacd } from '../support/guacd.js';
+import { rdpServerUnavailable, startRdpServer } from '../support/rdp-server.js';
 import { signIn, type HttpClient } from '../support/http-client.js';
 import { startX224Responder } from '../support/x224-responder.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -217,17 +219,12 @@ describe('file transfer via the redirected drive', () => {
  * The same transfer against a real Apache guacd when this machine has one: guacd serves the
  * redirected drive from the user's folder itself (the RDP server is the real freerdp-shadow).
  */
-describe('file transfer with a real guacd', () => {
-  it('uploads and downloads 50 MB byte-exact through guacd\'s own drive', async (ctx) => {
-    const { startTestGuacd } = await import('../support/guacd.js');
-    const { rdpServerUnavailable, startRdpServer } = await import('../support/rdp-server.js');
+const noRealGuacd = realGuacdUnavailable() ?? rdpServerUnavailable();
+if (noRealGuacd) process.stderr.write(`SKIP real-guacd file transfer: ${noRealGuacd}\n`);
+
+describe.skipIf(Boolean(noRealGuacd))('file transfer with a real guacd', () => {
+  it('uploads and downloads 50 MB byte-exact through guacd\'s own drive', async () => {
     const guacd = await startTestGuacd();
-    const noRdp = rdpServerUnavailable();
-    if (guacd.kind !== 'real' || noRdp) {
-      await guacd.close();
-      process.stderr.write(`SKIP real-guacd file transfer: ${noRdp ?? 'no real guacd here (GUACD_HOST/GUACD_PORT or guacd on PATH)'}\n`);
-      return ctx.skip();
-    }
     const rdp = await startRdpServer({ width: 800, height: 600 });
     const stack = await startStack({ guacd, apps: [{ id: 'files', name: 'Files', host: rdp.host, port: rdp.port, rdp: { drive: true, ignoreCert: true }, policies: [{ name: 'all', action: 'allow', include: [{ everyone: true }], dataControls: { fileUpload: true, fileDownload: true } }] }] });
     try {

@@ -30,14 +30,45 @@ export async function signInInBrowser(page: Page, gatewayUrl: string, idpOrigin:
   await page.waitForURL(`${gatewayUrl}/`);
 }
 
-/** Distinct colours (sampled) on the largest canvas under `selector`: more than a few means a picture. */
-export function canvasColours(page: Page, selector: string): Promise<number> {
-  return page.evaluate((sel) => {
-    const c = [...document.querySelectorAll<HTMLCanvasElement>(`${sel} canvas`)].sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!c || !c.width) return 0;
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < d.length; i += 64) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-    return seen.size;
-  }, selector);
+export interface CanvasStats {
+  width: number;
+  height: number;
+  /** Distinct colours, sampled every fourth pixel: more than a few means a picture. */
+  colours: number;
+  /** Share of pixels that are not pure black. */
+  nonBlack: number;
+  hash: number;
+}
+
+/** Pixel statistics of the largest canvas under `selector` (optionally of a region), computed in the page. */
+export function canvasStats(page: Page, selector = '#desktop', region?: { x: number; y: number; w: number; h: number }): Promise<CanvasStats> {
+  return page.evaluate(
+    ({ sel, r }) => {
+      const canvases = [...document.querySelectorAll<HTMLCanvasElement>(`${sel} canvas`)];
+      const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
+      if (!c || !c.width) return { width: 0, height: 0, colours: 0, nonBlack: 0, hash: 0 };
+      const ctx = c.getContext('2d')!;
+      const x = r?.x ?? 0,
+        y = r?.y ?? 0,
+        w = Math.min(r?.w ?? c.width, c.width - x),
+        h = Math.min(r?.h ?? c.height, c.height - y);
+      const data = ctx.getImageData(x, y, w, h).data;
+      const colours = new Set<number>();
+      let nonBlack = 0;
+      let hash = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const v = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
+        if (i % 16 === 0) colours.add(v);
+        if (v !== 0) nonBlack++;
+        hash = (hash * 31 + v) | 0;
+      }
+      return { width: c.width, height: c.height, colours: colours.size, nonBlack: nonBlack / (w * h), hash };
+    },
+    { sel: selector, r: region },
+  );
+}
+
+/** Distinct colours on the largest canvas under `selector`. */
+export async function canvasColours(page: Page, selector: string): Promise<number> {
+  return (await canvasStats(page, selector)).colours;
 }

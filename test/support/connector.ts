@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { parseConnectorConfig } from '../../server/connector/connector-config.js';
 import { runConnector, type RunningConnector } from '../../server/connector/run-connector.js';
+import { outputLines } from './child-output.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 /** The CLI from source: a stale dist/ must not stand in for the code under test. */
@@ -41,16 +42,7 @@ export function spawnConnector(dir: string, token: string, cfg: ConnectorYaml, o
   writeFileSync(tokenFile, token, { mode: 0o600 });
   const cmd = [...(opts.wrap ?? []), process.execPath, ...CLI, 'connector', 'run', '--config', cfgFile, '--token-file', tokenFile];
   const proc = spawn(cmd[0]!, cmd.slice(1), { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let buf = '';
-  const collect = (c: Buffer) => {
-    buf += c.toString('utf8');
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts.filter(Boolean));
-  };
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
+  const lines = outputLines(proc);
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return {
     proc,

@@ -10,15 +10,32 @@ export type TestGuacd =
   | { kind: 'real'; host: string; port: number; describe: string; close(): Promise<void> }
   | { kind: 'standin'; host: string; port: number; describe: string; standin: GuacdStandin; close(): Promise<void> };
 
+/** The `guacd` binary on PATH, if any. */
+export function guacdBinary(): string | undefined {
+  const which = spawnSync('sh', ['-c', 'command -v guacd'], { encoding: 'utf8' });
+  return which.status === 0 ? which.stdout.trim() : undefined;
+}
+
+/** Where a real guacd is: GUACD_HOST/GUACD_PORT, a `guacd` binary on PATH, or neither. */
+function findRealGuacd(): { host: string; port: number } | { bin: string } | undefined {
+  if (process.env.GUACD_HOST && process.env.GUACD_PORT) return { host: process.env.GUACD_HOST, port: Number(process.env.GUACD_PORT) };
+  const bin = guacdBinary();
+  return bin ? { bin } : undefined;
+}
+
+/** Why a test that needs a real guacd cannot run here, or undefined when it can. */
+export function realGuacdUnavailable(): string | undefined {
+  return findRealGuacd() ? undefined : 'no real guacd here (GUACD_HOST/GUACD_PORT or guacd on PATH)';
+}
+
 export async function startTestGuacd(opts: { holdUpstream?: boolean } = {}): Promise<TestGuacd> {
-  if (process.env.GUACD_HOST && process.env.GUACD_PORT) {
-    const host = process.env.GUACD_HOST;
-    const port = Number(process.env.GUACD_PORT);
+  const real = findRealGuacd();
+  if (real && 'host' in real) {
+    const { host, port } = real;
     return { kind: 'real', host, port, describe: `real guacd at ${host}:${port}`, close: async () => undefined };
   }
-  const which = spawnSync('sh', ['-c', 'command -v guacd'], { encoding: 'utf8' });
-  if (which.status === 0) {
-    const bin = which.stdout.trim();
+  if (real) {
+    const bin = real.bin;
     const port = await freePort();
     const proc = spawn(bin, ['-f', '-b', '127.0.0.1', '-l', String(port), '-L', 'info'], { stdio: 'ignore' });
     await waitForPort(port);
