@@ -162,7 +162,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
   const probe = new GuacdProbe(guacdTarget);
-  const recordings = new RecordingStore(config.recordings.dir, { days: config.recordings.retentionDays, maxTotalBytes: config.recordings.maxTotalMB * 1024 * 1024 });
+  const recordings = new RecordingStore(
+    config.recordings.dir,
+    { days: config.recordings.retentionDays, maxTotalBytes: config.recordings.maxTotalMB * 1024 * 1024 },
+    {
+      writer: config.recordings.writer,
+      guacdDir: config.recordings.guacdDir,
+      onMissing: (file) => log.warn({ file }, 'guacd wrote no session recording: it needs write access to recordings.dir (as recordings.guacdDir when guacd runs elsewhere)'),
+    },
+  );
   const sweepRecordings = () => {
     const removed = recordings.sweep();
     if (removed.length) log.info({ removed: removed.length }, 'recordings removed by retention');

@@ -156,10 +156,19 @@ export const configSchema = z
       .prefault({}),
     audit: z.strictObject({ file: z.string().min(1).optional() }).prefault({}),
     tunnels: tunnelsSchema.prefault({}),
-    /** Session recordings, for policies with recordSessions: written by the gateway, played back on /admin. */
+    /** Session recordings, for policies with recordSessions: indexed by the gateway, played back on /admin. */
     recordings: z
       .strictObject({
+        /** Where recordings are kept, as the gateway sees it. */
         dir: z.string().min(1).default('drawbridge-recordings'),
+        /**
+         * guacd: guacd writes them (recording-path), so it must be able to write to dir (guacd on this
+         * host, or a volume both containers mount). gateway: the relay writes them, for a guacd that
+         * shares no directory with the gateway.
+         */
+        writer: z.enum(['guacd', 'gateway']).default('guacd'),
+        /** The same directory as guacd sees it, when guacd runs elsewhere with it mounted (default: dir). */
+        guacdDir: z.string().regex(/^\//, 'must be an absolute path').optional(),
         /** Older recordings are deleted. */
         retentionDays: z.number().min(1).max(3650).default(90),
         /** Past this total the oldest recordings are deleted. */

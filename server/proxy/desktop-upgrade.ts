@@ -13,6 +13,7 @@ import type { LiveSessions } from './live-sessions.js';
 import { effectiveCredentials, parseBrowserDisplay, rdpParams, type DataPaths, type RdpCredentials } from './rdp-params.js';
 import { DEFAULT_LIMITS, RelaySession, type RelayLimits } from './relay-session.js';
 import type { DriveFolders } from './drive-folders.js';
+import type { SessionRecording } from '../recording/recording-store.js';
 
 export const DESKTOP_WS_PATH = '/ws/desktop';
 
@@ -77,7 +78,7 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   /** May this caller watch that live session? (admin.policies, decided outside the proxy) */
   authorizeWatch?(caller: UpgradeCaller<P>, req: IncomingMessage): { allowed: boolean; message: string };
   /** Starts a recording of one session (when the decision says to record). */
-  recorder?(meta: { id: string; user: string; username: string; app: string }): { write(parts: readonly Buffer[]): void; end(): void };
+  recorder?(meta: { id: string; user: string; username: string; app: string }): SessionRecording;
   /** Per-user drive folders for apps with rdp.drive, and the upload size limit. */
   drives?: { folders: DriveFolders; maxUploadBytes: number };
 }
@@ -235,21 +236,24 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
     };
     let guacd: Socket | undefined;
     let route: DesktopRoute | undefined;
+    let recording: SessionRecording | undefined;
     // the browser may leave while we are still dialling guacd
     ws.once('close', () => {
       guacd?.destroy();
       route?.close();
+      recording?.abandon();
     });
     const drives = opts.drives;
     const drive = app.rdp.drive && drives ? drives.folders.forUser(caller.user) : undefined;
     try {
+      recording = decision.record && opts.recorder ? opts.recorder({ id, user: caller.user, username: caller.username, app: app.id }) : undefined;
       route = opts.route ? await opts.route(app, id) : { host: app.host, port: app.port, close: () => undefined };
       if (ws.readyState !== ws.OPEN) return route.close();
       guacd = await connectGuacd(g.host, g.port, g.connectTimeoutMs);
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       const result = await guacdHandshake(guacd, {
         protocol: 'rdp',
-        params: rdpParams(app, display, effectiveCredentials(app, opts.credentials(app), caller.username), decision.data, route, drive),
+        params: { ...rdpParams(app, display, effectiveCredentials(app, opts.credentials(app), caller.username), decision.data, route, drive), ...recording?.params },
         width: display.width,
         height: display.height,
         dpi: display.dpi,
@@ -269,22 +273,25 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         maxUploadBytes: drives?.maxUploadBytes ?? 0,
         onUploadAborted: (name) => drives?.folders.removeUpload(caller.user, name),
       });
-      if (decision.record && opts.recorder) relay.record(opts.recorder({ id, user: caller.user, username: caller.username, app: app.id }));
+      if (recording?.tap) relay.record(recording.tap);
       opts.live.add({ id, user: caller.user, username: caller.username, guacdConnection: result.connectionId, signInSession: caller.sessionId, app: app.id, startedAt: Date.now(), relay, context: decision.context });
       const r = route;
       void r.lost?.then((message) => relay.end({ code: 519, message }, 'route to the desktop lost'));
+      const rec = recording;
       relay.onEnd((status, reason) => {
         r.close();
+        rec?.end();
         audit.write({ event: 'session-end', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, code: status.code, reason, durationMs: Date.now() - relay.stats.startedAt });
       });
       // guacamole-common-js treats the first instruction as the tunnel's UUID and opens the tunnel
       ws.send(encodeInstruction(['', id], 'utf16'));
       relay.start(result.leftover);
-      audit.write({ event: 'session-start', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, guacdConnection: result.connectionId, protocolVersion: result.version, recorded: Boolean(decision.record && opts.recorder) });
+      audit.write({ event: 'session-start', result: 'success', user: caller.user, username: caller.username, app: app.id, ip, session: id, guacdConnection: result.connectionId, protocolVersion: result.version, recorded: Boolean(recording) });
       log.info({ session: id, app: app.id, user: caller.user, version: result.version }, 'desktop session started');
     } catch (err) {
       guacd?.destroy();
       route?.close();
+      recording?.abandon();
       if (err instanceof RouteError) return fail(err.status, err.publicMessage, err.message);
       if (err instanceof HandshakeError) {
         const message = PUBLIC_HANDSHAKE_MESSAGE[err.status] ?? err.upstreamMessage ?? 'The remote desktop could not be opened.';

@@ -11,10 +11,10 @@ import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support
 import { startStack, type Stack } from '../support/stack.js';
 
 /**
- * Session recording: a policy with recordSessions makes the gateway write what the browser saw;
- * the index lists it; only admins (admin.policies) may fetch it; the admin page plays it back in
- * Chromium with seek and speed. The gateway records, so this holds with any guacd (here the
- * stand-in, whose screen changes every second).
+ * Session recording: a policy with recordSessions makes guacd write the session (recording-path,
+ * a name with time, user and app; here the stand-in, whose screen changes every second, writes it as
+ * guacd does); the gateway indexes it; only admins (admin.policies) may fetch it; the admin page
+ * plays it back in Chromium with seek and speed. `writer: gateway` records in the relay instead.
  */
 const missing = rdpServerUnavailable();
 if (missing) process.stderr.write(`SKIP recording e2e: ${missing}\n`);
@@ -78,10 +78,14 @@ describe.skipIf(Boolean(missing))('session recording and playback', () => {
     const entry = JSON.parse(readFileSync(index, 'utf8').trim().split('\n').at(-1)!) as { file: string; username: string; app: string; durationMs: number; bytes: number };
     expect(entry).toMatchObject({ username: 'alice@contoso.example', app: 'rec-desk' });
     expect(entry.durationMs).toBeGreaterThan(2500);
+    // written by guacd where the gateway asked, named by time, user and app
+    expect(entry.file).toMatch(/^\d{4}-\d\d-\d\d\/\d{4}-\d\d-\d\dT[\d-]+Z-alice@contoso\.example-rec-desk-[0-9a-f-]+\.guac$/);
+    const standinSession = standin.sessions.find((x) => x.connectArgs['recording-name'] === path.basename(entry.file));
+    expect(standinSession?.connectArgs['recording-path']).toBe(path.join(stack.stateDir, 'recordings', path.dirname(entry.file)));
+    expect(standinSession?.connectArgs['create-recording-path']).toBe('true');
     const data = readFileSync(path.join(stack.stateDir, 'recordings', entry.file), 'utf8');
-    expect(data.length).toBe(entry.bytes);
     expect(data).toMatch(/4\.sync,/);
-    expect(entry.file).not.toMatch(/alice|contoso/);
+    expect(data.length).toBeGreaterThan(1000);
   }, 60_000);
 
   it('lets only admins list and fetch recordings', async () => {
@@ -134,7 +138,40 @@ describe.skipIf(Boolean(missing))('session recording and playback', () => {
   }, 60_000);
 });
 
-/** The same recording path with a real Apache guacd, when this machine has one: real desktop frames. */
+describe.skipIf(Boolean(missing))('session recording written by the gateway (writer: gateway)', () => {
+  it('records what the browser received, byte-counted in the index, with no guacd recording asked for', async () => {
+    const rdp = await startRdpServer({ width: 800, height: 600 });
+    const standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
+    const stack = await startStack({
+      guacd: standin,
+      recordings: { writer: 'gateway' },
+      apps: [{ id: 'rec-desk', name: 'Recorded', host: rdp.host, port: rdp.port, rdp: { security: 'any', ignoreCert: true }, policies: [{ name: 'recorded', action: 'allow', include: [{ everyone: true }], recordSessions: true }] }],
+    });
+    const browser = await launchChromium();
+    try {
+      const p = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 700 } })).newPage();
+      await signInInBrowser(p, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+      await p.goto(`${stack.url}/desktop/rec-desk`);
+      await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+      await p.waitForTimeout(1500);
+      await p.click('#disconnect');
+      const index = path.join(stack.stateDir, 'recordings', 'index.jsonl');
+      await expect.poll(() => existsSync(index)).toBe(true);
+      const entry = JSON.parse(readFileSync(index, 'utf8').trim().split('\n').at(-1)!) as { file: string; bytes: number };
+      const data = readFileSync(path.join(stack.stateDir, 'recordings', entry.file), 'utf8');
+      expect(data.length).toBe(entry.bytes);
+      expect(data).toMatch(/4\.sync,/);
+      expect(standin.sessions.every((x) => !x.connectArgs['recording-path'])).toBe(true);
+    } finally {
+      await browser.close();
+      await stack.close();
+      await standin.close();
+      await rdp.close();
+    }
+  }, 60_000);
+});
+
+/** The same recording path with a real Apache guacd, when this machine has one: guacd writes real desktop frames. */
 const noRealGuacd = realGuacdUnavailable();
 if (noRealGuacd) process.stderr.write(`SKIP real-guacd recording: ${noRealGuacd}\n`);
 
@@ -158,7 +195,13 @@ describe.skipIf(Boolean(missing || noRealGuacd))('session recording with a real 
       await p.keyboard.type('recorded on a real desktop');
       await p.waitForTimeout(2500);
       await p.click('#disconnect');
-      await expect.poll(() => existsSync(path.join(stack.stateDir, 'recordings', 'index.jsonl'))).toBe(true);
+      const index = path.join(stack.stateDir, 'recordings', 'index.jsonl');
+      await expect.poll(() => existsSync(index)).toBe(true);
+      // guacd itself wrote the file the gateway named (the gateway wrote nothing: no tap)
+      const entry = JSON.parse(readFileSync(index, 'utf8').trim().split('\n').at(-1)!) as { file: string; bytes: number };
+      expect(entry.file).toMatch(/-alice@contoso\.example-rec-desk-/);
+      expect(entry.bytes).toBe(0);
+      expect(readFileSync(path.join(stack.stateDir, 'recordings', entry.file)).length).toBeGreaterThan(10_000);
       await p.goto(`${stack.url}/admin`);
       await p.waitForSelector('#recordings tbody tr[data-id] button');
       await p.click('#recordings tbody tr[data-id] button');

@@ -28,6 +28,7 @@ export interface StackOptions {
   admin?: { policies: unknown[] };
   /** Merged into the gateway's drives section; the root defaults into stateDir. */
   drives?: Record<string, unknown>;
+  recordings?: Record<string, unknown>;
   /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
   plainHttp?: boolean;
   /** A directory whose development CA the test already uses (see `testCa`). */
@@ -101,7 +102,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     accessGroups: opts.accessGroups ?? {},
     tunnels: { stateFile: path.join(stateDir, 'tunnels.json'), ...opts.tunnels },
     drives: { root: path.join(stateDir, 'drives'), ...opts.drives },
-    recordings: { dir: path.join(stateDir, 'recordings') },
+    recordings: { dir: path.join(stateDir, 'recordings'), ...opts.recordings },
     admin: opts.admin ?? { policies: [] },
   });
   let gateway: Gateway;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 
 async function record(store: RecordingStore, id: string, bytes: number, at: Date) {
   const r = store.start({ id, user: 'tid:oid', username: 'ann@contoso.com', app: 'desk' }, at);
-  r.write([Buffer.alloc(bytes, 0x61)]);
+  r.tap!.write([Buffer.alloc(bytes, 0x61)]);
   r.end();
   const { setTimeout: wait } = await import('node:timers/promises');
   for (let i = 0; i < 50 && !store.list().some((e) => e.id === id); i++) await wait(10);
@@ -34,7 +34,7 @@ describe('recording store', () => {
       ['b', 200],
       ['a', 100],
     ]);
-    expect(store.pathOf('a')).toMatch(/2026-11-01.*-desk-a\.guac$/);
+    expect(store.pathOf('a')).toMatch(/2026-11-01\/2026-11-01T10-00-00-000Z-ann@contoso\.com-desk-a\.guac$/);
     expect(store.pathOf('nope')).toBeUndefined();
   });
 
@@ -51,6 +51,36 @@ describe('recording store', () => {
     expect(store.list().map((e) => e.id)).toEqual(['new', 'mid']);
     expect(existsSync(oldFile)).toBe(false);
     expect(store.sweep(new Date('2026-11-22T00:00:00Z'))).toEqual([]);
+  });
+});
+
+describe('recordings written by guacd', () => {
+  it('asks guacd for a file named by time, user and app under the day, and indexes it at the end', async () => {
+    const dir = tmp();
+    const missing: string[] = [];
+    const store = new RecordingStore(dir, { days: 30, maxTotalBytes: 1e9 }, { writer: 'guacd', guacdDir: '/recordings', onMissing: (f) => missing.push(f) });
+    const r = store.start({ id: 's1', user: 'tid:oid', username: "O'Brien/../x@contoso.com", app: 'desk' }, new Date('2026-11-22T08:00:00Z'));
+    expect(r.tap).toBeUndefined();
+    expect(r.params).toEqual({
+      'recording-path': '/recordings/2026-11-22',
+      'create-recording-path': 'true',
+      'recording-name': '2026-11-22T08-00-00-000Z-O_Brien_.._x@contoso.com-desk-s1.guac',
+    });
+    // what guacd would write, through the same directory on the gateway's side
+    writeFileSync(path.join(dir, '2026-11-22', r.params['recording-name']!), '4.sync,1.1;');
+    r.end();
+    expect(store.list()).toMatchObject([{ id: 's1', app: 'desk', bytes: 11 }]);
+    expect(store.pathOf('s1')).toBe(path.join(dir, '2026-11-22', r.params['recording-name']!));
+  });
+
+  it('defaults guacd\'s directory to the gateway\'s, absolute; an abandoned session is not indexed', () => {
+    const dir = tmp();
+    const store = new RecordingStore(dir, { days: 30, maxTotalBytes: 1e9 }, { writer: 'guacd' });
+    const r = store.start({ id: 's2', user: 'u', username: 'ann', app: 'desk' }, new Date('2026-11-22T08:00:00Z'));
+    expect(r.params['recording-path']).toBe(path.join(path.resolve(dir), '2026-11-22'));
+    r.abandon();
+    r.end();
+    expect(store.list()).toEqual([]);
   });
 });
 

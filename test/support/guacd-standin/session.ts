@@ -1,5 +1,7 @@
 import { Utf8StreamDecoder } from '../../../web/src/protocol/utf8-decoder.js';
 import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import type net from 'node:net';
 import type { Logger } from '../../../server/log/logger.js';
 import { encodeInstruction as ins, GuacParseError, InstructionParser, type Instruction } from './protocol.js';
@@ -126,6 +128,31 @@ export class Session {
 
   private write(data: Buffer | string): void {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(data);
+    if (this.recordingFd !== undefined) writeSync(this.recordingFd, typeof data === 'string' ? Buffer.from(data) : data);
+  }
+
+  /** The recording file guacd writes when asked (`recording-path`), as an open descriptor. */
+  private recordingFd: number | undefined;
+
+  /**
+   * Like guacd: the file is `recording-path/recording-name`, the directory made (one level) only with
+   * `create-recording-path`, an existing file never overwritten; a failure only means no recording.
+   */
+  private startRecording(): void {
+    const dir = this.connectArgs['recording-path'];
+    if (!dir) return;
+    try {
+      if (this.connectArgs['create-recording-path'] === 'true') {
+        try {
+          mkdirSync(dir, { mode: 0o750 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+      }
+      this.recordingFd = openSync(path.join(dir, this.connectArgs['recording-name'] || 'recording'), 'wx', 0o640);
+    } catch (err) {
+      this.hooks.log?.warn({ err, dir }, 'guacd stand-in: cannot create the recording');
+    }
   }
 
   async sendSplit(parts: Buffer[], gapMs = 20): Promise<void> {
@@ -221,6 +248,8 @@ export class Session {
       if (this.joining && this.connectArgs.hostname !== undefined) this.joining.sendRaw(ins('msg', 2, this.userId, this.handshake.name ?? 'anonymous'));
       this.phase = 'closed';
       this.stopActivity();
+      if (this.recordingFd !== undefined) closeSync(this.recordingFd);
+      this.recordingFd = undefined;
       this.hooks.changed();
     }
     if (this.socket.destroyed && this.graceTimer) {
@@ -354,6 +383,7 @@ export class Session {
       connectArgs[name] = values[idx] ?? '';
     });
     this.connectArgs = connectArgs;
+    if (!this.joining) this.startRecording();
     const [w, h] = (this.handshake.size ?? []).map((v) => Number.parseInt(v, 10));
     if (w !== undefined && h !== undefined && w > 0 && h > 0) {
       this.width = w;
