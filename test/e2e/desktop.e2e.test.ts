@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { artifactPath, canvasStats, launchChromium } from '../support/browser.js';
+import { artifactPath, canvasStats, clickControl, launchChromium } from '../support/browser.js';
 import { startTestGuacd, type TestGuacd } from '../support/guacd.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -168,7 +168,7 @@ describe.skipIf(Boolean(missing))('desktop in Chromium, end to end', () => {
 
   it('signs out, which ends the live desktop session', async () => {
     expect(stack.gateway.live.size).toBe(1);
-    await page.click('#sign-out');
+    await clickControl(page, '#sign-out');
     await page.waitForURL(`${stack.url}/signed-out`);
     await expect.poll(() => stack.gateway.live.size, { timeout: 10_000 }).toBe(0);
     if (guacd.kind === 'standin') {

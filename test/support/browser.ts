@@ -72,3 +72,9 @@ export function canvasStats(page: Page, selector = '#desktop', region?: { x: num
 export async function canvasColours(page: Page, selector: string): Promise<number> {
   return (await canvasStats(page, selector)).colours;
 }
+
+/** Clicks a desktop-page toolbar control wherever it is: in the toolbar, or in the More menu of a narrow window. */
+export async function clickControl(page: Page, selector: string): Promise<void> {
+  if (!(await page.isVisible(selector)) && (await page.isVisible('#toolbar-more'))) await page.click('#toolbar-more');
+  await page.click(selector);
+}

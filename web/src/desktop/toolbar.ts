@@ -5,6 +5,7 @@ import Guacamole from 'guacamole-common-js';
 import { byId } from '../dom.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import type { DesktopSession } from './session.js';
+import { bindToolbarOverflow } from './toolbar-overflow.js';
 
 export interface ToolbarActions {
   getSession(): DesktopSession | null;
@@ -97,6 +98,7 @@ export function bindToolbar(actions: ToolbarActions): void {
   if (!document.fullscreenEnabled) fullscreenButton.hidden = true;
 
   byId('disconnect').addEventListener('click', () => actions.disconnect());
+  bindToolbarOverflow(document.querySelector<HTMLElement>('.toolbar')!, byId<HTMLButtonElement>('toolbar-more'), byId('toolbar-more-menu'));
 
   signOutButton.addEventListener('click', () => {
     signOutButton.disabled = true;
