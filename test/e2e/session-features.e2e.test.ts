@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { artifactPath, launchChromium, signInInBrowser } from '../support/browser.js';
+import { artifactPath, canvasColours, launchChromium, signInInBrowser } from '../support/browser.js';
+import { realGuacdUnavailable, startTestGuacd } from '../support/guacd.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -12,8 +13,8 @@ import { startStack, type Stack } from '../support/stack.js';
 /**
  * Session features a person sees in the desktop page (issue 4/4): the credentials prompt that
  * answers guacd's `required`, and reconnecting after the WebSocket drops. guacd here is the
- * stand-in, which emulates guacd's `required`/`argv` exchange (a real guacd asks only when an NLA
- * server refuses the credentials it has, which freerdp-shadow's PAM login makes impractical here).
+ * stand-in, which emulates guacd's `required`/`argv` exchange; the prompt also runs against a real
+ * guacd and an NLA-only RDP server below, when this machine has a real guacd.
  */
 const missing = rdpServerUnavailable();
 if (missing) process.stderr.write(`SKIP session-features e2e: ${missing}\n`);
@@ -290,4 +291,69 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     await p.screenshot({ path: artifactPath('features-11-touch.png') });
     await tablet.close();
   }, 60_000);
+});
+
+/**
+ * The same prompt against a real guacd: freerdp-shadow with NLA only, one account in its SAM file.
+ * guacd asks (`required`) because NLA needs a password it does not have; what the user types goes
+ * to guacd alone. A wrong password is refused by the desktop; the page says so, and Reconnect asks
+ * again.
+ */
+const noRealGuacd = realGuacdUnavailable();
+if (noRealGuacd) process.stderr.write(`SKIP real-guacd credentials prompt: ${noRealGuacd}\n`);
+
+describe.skipIf(Boolean(missing || noRealGuacd))('credentials prompt with a real guacd and an NLA desktop', () => {
+  it('a wrong password is refused with a clear message; the right one opens the real desktop; neither is kept anywhere', async () => {
+    const WRONG = 'Wrong-Horse-0';
+    const guacd = await startTestGuacd();
+    const rdp = await startRdpServer({ width: 1024, height: 768, nla: { username: 'alice', password: PASSWORD } });
+    const stack = await startStack({
+      guacd,
+      apps: [{ id: 'nla-desk', name: 'NLA desk', host: rdp.host, port: rdp.port, rdp: { security: 'nla', ignoreCert: true, ssoUsername: 'short' } }],
+    });
+    const browser = await launchChromium();
+    const bodies: string[] = [];
+    const frames: string[] = [];
+    try {
+      const p = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 850 } })).newPage();
+      p.on('response', (r) => {
+        if (r.url().startsWith(stack.url)) void r.text().then((t) => bodies.push(t), () => undefined);
+      });
+      p.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(String(f.payload))));
+      await signInInBrowser(p, stack.url, stack.idp.origin, 'alice@contoso.example', 'alice');
+      await p.goto(`${stack.url}/desktop/nla-desk`);
+      // guacd has the user name (the sign-in's, short form) and asks for the password only
+      await p.waitForSelector('#credentials-form:not([hidden])', { timeout: 30_000 });
+      expect(await p.isVisible('#cred-username')).toBe(false);
+      await p.fill('#cred-password', WRONG);
+      await p.click('#cred-submit');
+      await p.waitForSelector('#status[data-state="ended"]', { state: 'attached', timeout: 30_000 });
+      expect(await p.textContent('#status-title')).toBe('Sign-in refused');
+      expect(await p.textContent('#status-message')).toContain('did not accept the credentials');
+      await p.screenshot({ path: artifactPath('features-real-guacd-01-password-refused.png') });
+      // Reconnect: a new session, asked again
+      await p.click('#reconnect');
+      await p.waitForSelector('#credentials-form:not([hidden])', { timeout: 30_000 });
+      await p.fill('#cred-password', PASSWORD);
+      await p.click('#cred-submit');
+      await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 30_000 });
+      await expect.poll(() => canvasColours(p, '#desktop'), { timeout: 30_000 }).toBeGreaterThan(3);
+      await p.screenshot({ path: artifactPath('features-real-guacd-02-signed-in.png') });
+      const starts = stack.audit.entries!.filter((e) => e.event === 'session-start' && e.app === 'nla-desk');
+      expect(starts.length).toBe(2);
+      await new Promise((r) => setTimeout(r, 300));
+      for (const secret of [PASSWORD, WRONG]) {
+        expect(stack.logLines.join('\n')).not.toContain(secret);
+        expect(JSON.stringify(stack.audit.entries)).not.toContain(secret);
+        expect(bodies.join('\n')).not.toContain(secret);
+        expect(frames.join('\n')).not.toContain(secret);
+        expect(frames.join('\n')).not.toContain(Buffer.from(secret).toString('base64').slice(0, 12));
+      }
+    } finally {
+      await browser.close();
+      await stack.close();
+      await guacd.close();
+      await rdp.close();
+    }
+  }, 120_000);
 });

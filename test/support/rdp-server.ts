@@ -1,6 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { freePort, waitForPort } from './free-port.js';
+import { ntHash } from './nt-hash.js';
 
 /**
  * A real RDP server from Debian: freerdp-shadow-cli shadowing an Xvfb display with an xterm (so
@@ -63,6 +66,11 @@ export interface RdpServerOptions {
   wrap?: string[];
   /** Replaces the wait for the port (which cannot see into a namespace). */
   waitReady?(host: string, port: number): Promise<void>;
+  /**
+   * Require NLA with this one account (checked against a SAM file), so a client without the
+   * password is asked for it: guacd's `required`. Without it, logins need no credentials.
+   */
+  nla?: { username: string; password: string };
 }
 
 export async function startRdpServer(opts: RdpServerOptions = {}): Promise<RdpServer> {
@@ -71,6 +79,7 @@ export async function startRdpServer(opts: RdpServerOptions = {}): Promise<RdpSe
   const n = freeDisplay();
   const display = `:${n}`;
   const procs: ChildProcess[] = [];
+  const cleanups: Array<() => void> = [];
   const start = (cmd: string, args: string[]) => {
     const p = spawn(cmd, args, { env: { ...process.env, DISPLAY: display }, stdio: 'ignore' });
     procs.push(p);
@@ -82,6 +91,7 @@ export async function startRdpServer(opts: RdpServerOptions = {}): Promise<RdpSe
     await new Promise((r) => setTimeout(r, 300));
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    for (const c of cleanups.splice(0)) c();
   };
   try {
     start('Xvfb', [display, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp']);
@@ -96,7 +106,16 @@ export async function startRdpServer(opts: RdpServerOptions = {}): Promise<RdpSe
     const host = opts.bindAddress ?? '127.0.0.1';
     const port = opts.port ?? (await freePort());
     const wrap = opts.wrap ?? [];
+    // -auth turns off the server's own PAM check only; NLA still checks the SAM file (off by
+    // default in freerdp-shadow 2.x, whatever its help says, hence /sec:nla)
     const shadow = ['freerdp-shadow-cli', `/port:${port}`, `/bind-address:${host}`, '-auth'];
+    if (opts.nla) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'dbx-sam-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const sam = path.join(dir, 'SAM');
+      writeFileSync(sam, `${opts.nla.username}:::${ntHash(opts.nla.password)}:::\n`, { mode: 0o600 });
+      shadow.push('/sec:nla', `/sam-file:${sam}`);
+    }
     start(wrap[0] ?? shadow[0]!, [...wrap.slice(1), ...(wrap.length ? shadow : shadow.slice(1))]);
     await (opts.waitReady ? opts.waitReady(host, port) : waitForPort(port, host, 15_000));
     return { host, port, display, width, height, close };

@@ -11,7 +11,7 @@ import {
   viewForTunnelState,
   type ScreenSize,
 } from '../protocol/session-state.js';
-import { STATUS_CODES, endedView, statusMessage } from '../protocol/status-messages.js';
+import { STATUS_CODES, credentialsRefusedView, endedView, statusMessage } from '../protocol/status-messages.js';
 import { shouldReconnect } from '../protocol/reconnect-policy.js';
 import type { ClipboardPanel } from './clipboard-panel.js';
 import type { CredentialsPrompt } from './credentials-prompt.js';
@@ -46,12 +46,19 @@ export class DesktopSession {
   private ended = false;
   private lastSentSize: ScreenSize | null = null;
   private resizeTimer: number | undefined;
+  /** Set once the user answered guacd's credentials prompt: an end before connecting is a refusal. */
+  private answeredCredentials = false;
+  /**
+   * From guacd's `required` until the desktop's first picture: guacd may have sent a `sync` (and so
+   * made the client "connected") before it asked, but nothing is shown or sent until the desktop is.
+   */
+  private signingIn = false;
   private detach: () => void = () => undefined;
 
   constructor(private readonly options: SessionOptions) {}
 
   isConnected(): boolean {
-    return this.connected && !this.ended;
+    return this.connected && !this.ended && !this.signingIn;
   }
 
   connect(token: string, websocketPath: string, layout?: string): void {
@@ -102,6 +109,11 @@ export class DesktopSession {
     };
     // guacd needs something only the user knows (protocol 1.3+ `required`)
     client.onrequired = (parameters: string[]) => void this.answerRequired(client, parameters);
+    client.onsync = () => {
+      if (!this.signingIn || !this.answeredCredentials || display.getWidth() <= 0) return;
+      this.signingIn = false;
+      if (this.connected) this.becameConnected();
+    };
     tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status, 'tunnel');
 
     tunnel.onstatechange = (state: number) => {
@@ -154,8 +166,12 @@ export class DesktopSession {
   }
 
   private async answerRequired(client: Guacamole.Client, parameters: string[]): Promise<void> {
+    this.signingIn = true;
+    // whatever guacd sent before asking, the desktop has not been shown yet
+    this.wasConnected = false;
     const values = await this.options.credentials.ask(parameters);
     if (!values || this.ended) return;
+    this.answeredCredentials = true;
     for (const [name, value] of values) {
       const writer = new Guacamole.StringWriter(client.createArgumentValueStream('text/plain', name));
       writer.sendText(value);
@@ -188,7 +204,7 @@ export class DesktopSession {
   }
 
   private becameConnected(): void {
-    if (this.ended) return;
+    if (this.ended || this.signingIn) return;
     this.wasConnected = true;
     this.options.onConnected?.();
     this.options.overlay.show('connected', { title: 'Connected', message: 'Connected to the remote desktop.' });
@@ -213,7 +229,8 @@ export class DesktopSession {
       });
       return;
     }
-    const view = endedView(status.code, status.message);
+    const refused = this.answeredCredentials && !this.wasConnected && source === 'server' && status.code !== STATUS_CODES.SUCCESS;
+    const view = refused ? credentialsRefusedView() : endedView(status.code, status.message);
     this.finish({
       title: view.title,
       message: view.message,

@@ -223,3 +223,18 @@ export function endedView(code: number, serverText: string | undefined): EndedVi
   }
   return { ...base, detail: wording, signIn };
 }
+
+/**
+ * A session that ended before it ever showed the desktop, right after the user answered the
+ * credentials prompt, ended because the desktop refused those credentials: guacd reports that as
+ * whatever the RDP stack saw (an NLA server may just drop the connection, which guacd calls
+ * "server refused connection", 519), so its own wording would send the user looking elsewhere.
+ */
+export function credentialsRefusedView(): EndedView {
+  return {
+    title: 'Sign-in refused',
+    message: 'The remote desktop did not accept the credentials you entered. Check them (Caps Lock?), then reconnect to try again.',
+    retryable: true,
+    signIn: false,
+  };
+}
