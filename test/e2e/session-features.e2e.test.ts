@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -36,6 +36,7 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
     stack = await startStack({
       guacd: standin,
+      drives: { maxUploadMB: 5 },
       apps: [
         { id: 'sso-desk', name: 'SSO desk', host: rdp.host, port: rdp.port, rdp: { security: 'nla', ignoreCert: true, ssoUsername: 'upn' } },
         { id: 'lab', name: 'Lab', host: rdp.host, port: rdp.port, rdp: { security: 'any', ignoreCert: true } },
@@ -186,6 +187,49 @@ describe.skipIf(Boolean(missing))('desktop session features in Chromium', () => 
     expect(s.connectArgs['enable-printing']).toBe('true');
     await page.screenshot({ path: artifactPath('features-06-file-downloaded-and-printed.png') });
     await page.click('#files-toggle');
+  }, 90_000);
+
+  it('uploads a file dropped on the desktop; stops one over the size limit with a clear error; cancels one in progress, keeping nothing', async () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    await page.goto(`${stack.url}/desktop/files-desk`);
+    await page.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#files-toggle:not([hidden])');
+    const s = standin.sessions.at(-1)!;
+    const drive = s.connectArgs['drive-path']!;
+    // dropped on the desktop, as from the file manager
+    const dropped = randomBytes(200_000);
+    const transfer = await page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'dropped.bin', { type: 'application/octet-stream' }));
+      return dt;
+    }, dropped.toString('base64'));
+    await page.dispatchEvent('#desktop', 'dragover', { dataTransfer: transfer });
+    await page.dispatchEvent('#desktop', 'drop', { dataTransfer: transfer });
+    await page.waitForSelector('.transfer[data-name="dropped.bin"][data-state="done"]', { timeout: 20_000 });
+    await expect.poll(() => (existsSync(path.join(drive, 'dropped.bin')) ? sha(readFileSync(path.join(drive, 'dropped.bin'))) : '')).toBe(sha(dropped));
+    // over drives.maxUploadMB (5): stopped at the gateway, the reason shown, the partial file removed
+    const big = path.join(stack.stateDir, 'big.bin');
+    writeFileSync(big, randomBytes(6 * 1024 * 1024));
+    await page.setInputFiles('#files-input', big);
+    await page.waitForSelector('.transfer[data-name="big.bin"][data-state="error"]', { timeout: 30_000 });
+    expect(await page.textContent('.transfer[data-name="big.bin"] .transfer-note')).toMatch(/larger than the 5 MB upload limit/);
+    await expect.poll(() => existsSync(path.join(drive, 'big.bin'))).toBe(false);
+    await page.screenshot({ path: artifactPath('features-06b-dropped-and-over-limit.png') });
+    // cancelled while under way (the stand-in acks slowly, so it is): nothing kept
+    s.drive!.uploadAckDelayMs = 100;
+    const slow = path.join(stack.stateDir, 'slow.bin');
+    writeFileSync(slow, randomBytes(1024 * 1024));
+    await page.setInputFiles('#files-input', slow);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLProgressElement>('.transfer[data-name="slow.bin"] progress')?.value ?? 0) > 0);
+    await expect.poll(() => existsSync(path.join(drive, 'slow.bin'))).toBe(true);
+    await page.click('.transfer[data-name="slow.bin"] .transfer-cancel');
+    await page.waitForSelector('.transfer[data-name="slow.bin"][data-state="cancelled"]');
+    expect(await page.textContent('.transfer[data-name="slow.bin"] .transfer-note')).toBe('Cancelled; nothing was kept.');
+    await expect.poll(() => existsSync(path.join(drive, 'slow.bin'))).toBe(false);
+    await page.screenshot({ path: artifactPath('features-06c-upload-cancelled.png') });
+    s.drive!.uploadAckDelayMs = 0;
+    // and the session carries on
+    expect(await page.getAttribute('#status', 'data-state')).toBe('connected');
   }, 90_000);
 
   it('does not offer uploads the policy does not allow (the gateway refuses them regardless: file-transfer.test.ts)', async () => {

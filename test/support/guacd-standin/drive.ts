@@ -102,12 +102,22 @@ export class StandinDrive {
     this.send(ins('ack', stream, 'OK', Status.SUCCESS));
   }
 
+  /**
+   * How long each upload blob waits for its ack: the browser sends the next blob only after the
+   * ack, so a test can hold an upload in progress (to cancel it) on a fast loopback.
+   */
+  uploadAckDelayMs = 0;
+
   /** A blob on an upload stream; false when the stream is not an upload. */
   blob(stream: string, data: string): boolean {
     const fd = this.uploads.get(stream);
     if (fd === undefined) return false;
     writeSync(fd, Buffer.from(data, 'base64'));
-    this.send(ins('ack', stream, 'OK', Status.SUCCESS));
+    const ack = () => {
+      if (this.uploads.has(stream)) this.send(ins('ack', stream, 'OK', Status.SUCCESS));
+    };
+    if (this.uploadAckDelayMs > 0) setTimeout(ack, this.uploadAckDelayMs);
+    else ack();
     return true;
   }
 

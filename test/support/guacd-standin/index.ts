@@ -20,7 +20,7 @@ export interface StandinSession {
   /** Answers to `required`, by parameter name (the stand-in asks when `security` is nla and credentials are missing). */
   readonly argvReceived: Record<string, string>;
   /** The redirected drive (enable-drive), with the names of completed uploads. */
-  readonly drive: { readonly uploaded: string[] } | undefined;
+  readonly drive: { readonly uploaded: string[]; uploadAckDelayMs: number } | undefined;
   readonly keys: Array<{ keysym: number; pressed: boolean }>;
   readonly mouse: Array<{ x: number; y: number; mask: number }>;
   /** `size` instructions from the client after `connect`. */
