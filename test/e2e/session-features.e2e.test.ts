@@ -379,8 +379,15 @@ describe.skipIf(Boolean(missing || noRealGuacd))('credentials prompt with a real
       await p.click('#reconnect');
       await p.waitForSelector('#credentials-form:not([hidden])', { timeout: 30_000 });
       await p.fill('#cred-password', PASSWORD);
+      const framesBefore = frames.length;
       await p.click('#cred-submit');
-      await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 30_000 });
+      await p.waitForSelector('#status[data-state="connected"]', { state: 'attached', timeout: 30_000 }).catch(async (err: unknown) => {
+        await p.screenshot({ path: artifactPath('failed-real-guacd-credentials.png') });
+        const st = await p.evaluate(() => ({ state: document.querySelector('#status')?.getAttribute('data-state'), title: document.querySelector('#status-title')?.textContent, msg: document.querySelector('#status-message')?.textContent }));
+        const ops = frames.slice(framesBefore).map((f) => f.split(',')[0]!.slice(0, 20));
+        process.stderr.write(`DIAG ${JSON.stringify(st)} frames after submit: ${ops.length} ${JSON.stringify(ops.slice(0, 40))} ${JSON.stringify(ops.slice(-10))}\n`);
+        throw err;
+      });
       await expect.poll(() => canvasColours(p, '#desktop'), { timeout: 30_000 }).toBeGreaterThan(3);
       await p.screenshot({ path: artifactPath('features-real-guacd-02-signed-in.png') });
       const starts = stack.audit.entries!.filter((e) => e.event === 'session-start' && e.app === 'nla-desk');

@@ -72,7 +72,10 @@ export class DesktopSession {
     container.replaceChildren(display.getElement());
     this.fit = new DisplayFit(display, container, this.options.sizeLabel);
     this.fit.setMode('fit');
-    display.onresize = (width: number, height: number) => this.fit?.remoteResized(width, height);
+    display.onresize = (width: number, height: number) => {
+      this.fit?.remoteResized(width, height);
+      this.maybeSignedIn(width);
+    };
 
     attachPointer(client, container);
     this.keyboard = attachKeyboard(client, container, () => this.isConnected());
@@ -109,11 +112,8 @@ export class DesktopSession {
     };
     // guacd needs something only the user knows (protocol 1.3+ `required`)
     client.onrequired = (parameters: string[]) => void this.answerRequired(client, parameters);
-    client.onsync = () => {
-      if (!this.signingIn || !this.answeredCredentials || display.getWidth() <= 0) return;
-      this.signingIn = false;
-      if (this.connected) this.becameConnected();
-    };
+    // (a sync's images may still be decoding when onsync runs: the resize is what says a picture came)
+    client.onsync = () => this.maybeSignedIn(display.getWidth());
     tunnel.onerror = (status: Guacamole.Status) => this.finishWithStatus(status, 'tunnel');
 
     tunnel.onstatechange = (state: number) => {
@@ -163,6 +163,13 @@ export class DesktopSession {
     } catch (err) {
       this.finishWithStatus(err instanceof Guacamole.Status ? err : new Guacamole.Status(STATUS_CODES.SERVER_ERROR, String(err)), 'server');
     }
+  }
+
+  /** After the credentials prompt: the desktop's first picture (a display size) means signed in. */
+  private maybeSignedIn(displayWidth: number): void {
+    if (!this.signingIn || !this.answeredCredentials || displayWidth <= 0) return;
+    this.signingIn = false;
+    if (this.connected) this.becameConnected();
   }
 
   private async answerRequired(client: Guacamole.Client, parameters: string[]): Promise<void> {
