@@ -71,18 +71,16 @@ export class RecordingStore {
     this.opts = { writer: opts.writer ?? 'gateway', guacdDir: opts.guacdDir, onMissing: opts.onMissing };
   }
 
-  get writer(): RecordingWriter {
-    return this.opts.writer;
-  }
-
   start(meta: { id: string; user: string; username: string; app: string }, now = new Date()): SessionRecording {
     const day = now.toISOString().slice(0, 10);
     const name = `${now.toISOString().replace(/[:.]/g, '-')}-${fileNamePart(meta.username)}-${meta.app}-${meta.id}.guac`;
     const file = path.join(day, name);
     // the day's directory is made here even when guacd writes: guacd's create-recording-path makes
-    // only the last level, and a shared volume is the same directory on both sides
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    mkdirSync(path.join(this.dir, day), { recursive: true, mode: 0o700 });
+    // only the last level, and a shared volume is the same directory on both sides. guacd may run as
+    // another user of the gateway's group, so then the group may write too.
+    const mode = this.opts.writer === 'guacd' ? 0o770 : 0o700;
+    mkdirSync(this.dir, { recursive: true, mode });
+    mkdirSync(path.join(this.dir, day), { recursive: true, mode });
     const entry: RecordingEntry = { ...meta, startedAt: now.toISOString(), bytes: 0, file };
     this.active.set(meta.id, entry);
     let open = true;

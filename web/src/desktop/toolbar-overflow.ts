@@ -19,8 +19,19 @@ export function bindToolbarOverflow(toolbar: HTMLElement, more: HTMLButtonElemen
   };
   const overflowing = () => toolbar.scrollWidth > toolbar.clientWidth + 1;
 
+  // a control shown or hidden, or a label that changed length ("Exit full screen", the remote
+  // size appearing): anything in the toolbar or the menu. Our own moves are not news.
+  const watch = { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['hidden'] };
+  const changes = new MutationObserver(() => refit());
+  const observe = () => {
+    changes.observe(toolbar, watch);
+    changes.observe(menu, watch);
+  };
+
   const fit = () => {
-    setOpen(false);
+    changes.disconnect();
+    const wasOpen = menu.classList.contains('is-open');
+    const before = [...menu.children];
     for (const el of items) homes.get(el)!.after(el);
     more.classList.remove('is-needed');
     for (const el of leastNeededFirst) {
@@ -32,6 +43,10 @@ export function bindToolbarOverflow(toolbar: HTMLElement, more: HTMLButtonElemen
       menu.insertBefore(el, after ?? null);
     }
     toolbar.dataset.overflowed = String(menu.children.length);
+    // an open menu stays open unless what is in it changed (say, the remote size label updated)
+    const same = before.length === menu.children.length && before.every((el, i) => menu.children[i] === el);
+    setOpen(wasOpen && same && menu.children.length > 0);
+    observe();
   };
 
   let queued = false;
@@ -44,11 +59,6 @@ export function bindToolbarOverflow(toolbar: HTMLElement, more: HTMLButtonElemen
     });
   };
   new ResizeObserver(refit).observe(toolbar);
-  // a control shown or hidden, or a label that changed length ("Exit full screen")
-  new MutationObserver((records) => {
-    if (records.some((r) => r.target !== more)) refit();
-  }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['hidden'], characterData: true, childList: false });
-  for (const el of items) new MutationObserver(refit).observe(el, { childList: true, subtree: true });
   fit();
 
   more.addEventListener('click', () => setOpen(!menu.classList.contains('is-open')));
