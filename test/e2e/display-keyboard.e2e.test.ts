@@ -137,7 +137,7 @@ describe.skipIf(Boolean(missing))('display and keyboard controls in Chromium', (
     const { page, session } = await openDesktop('lab');
     await page.click('#fullscreen');
     await expect.poll(() => page.evaluate(() => document.fullscreenElement !== null)).toBe(true);
-    expect(await page.getAttribute('#fullscreen', 'aria-pressed')).toBe('true');
+    await expect.poll(() => page.getAttribute('#fullscreen', 'aria-pressed')).toBe('true');
     expect(await page.textContent('#fullscreen')).toBe('Exit full screen');
     await expect.poll(() => page.evaluate(() => (window as Window & { keyboardLockCalls?: string[] }).keyboardLockCalls)).toEqual(['lock']);
     await page.screenshot({ path: artifactPath('display-03-full-screen.png') });
@@ -150,8 +150,9 @@ describe.skipIf(Boolean(missing))('display and keyboard controls in Chromium', (
     expect(await page.evaluate(() => document.fullscreenElement !== null)).toBe(true);
     await page.click('#fullscreen');
     await expect.poll(() => page.evaluate(() => document.fullscreenElement === null)).toBe(true);
-    expect(await page.textContent('#fullscreen')).toBe('Full screen');
-    expect(await page.evaluate(() => (window as Window & { keyboardLockCalls?: string[] }).keyboardLockCalls)).toEqual(['lock', 'unlock']);
+    // fullscreenchange comes a moment after fullscreenElement clears
+    await expect.poll(() => page.textContent('#fullscreen')).toBe('Full screen');
+    await expect.poll(() => page.evaluate(() => (window as Window & { keyboardLockCalls?: string[] }).keyboardLockCalls)).toEqual(['lock', 'unlock']);
     await page.close();
   }, 60_000);
 
