@@ -58,7 +58,6 @@ function fileNamePart(s: string): string {
  */
 export class RecordingStore {
   private readonly indexFile: string;
-  private readonly active = new Map<string, RecordingEntry>();
   private readonly opts: RecordingStoreOptions;
 
   constructor(
@@ -82,13 +81,11 @@ export class RecordingStore {
     mkdirSync(this.dir, { recursive: true, mode });
     mkdirSync(path.join(this.dir, day), { recursive: true, mode });
     const entry: RecordingEntry = { ...meta, startedAt: now.toISOString(), bytes: 0, file };
-    this.active.set(meta.id, entry);
     let open = true;
     const index = () => {
       const ended = new Date();
       entry.endedAt = ended.toISOString();
       entry.durationMs = ended.getTime() - new Date(entry.startedAt).getTime();
-      this.active.delete(meta.id);
       appendFileSync(this.indexFile, JSON.stringify(entry) + '\n', { mode: 0o600 });
     };
     if (this.opts.writer === 'guacd') {
@@ -107,7 +104,6 @@ export class RecordingStore {
         },
         abandon: () => {
           open = false;
-          this.active.delete(meta.id);
         },
       };
     }
@@ -117,7 +113,6 @@ export class RecordingStore {
       if (!open) return;
       open = false;
       if (!keep) {
-        this.active.delete(meta.id);
         out.destroy();
         rmSync(path.join(this.dir, file), { force: true });
         return;
