@@ -12,6 +12,12 @@ export const connectorConfigSchema = z.strictObject({
   gateway: z.url({ protocol: /^https?$/ }).optional(),
   /** Extra CA certificates (PEM) to trust for the gateway, on top of the system CAs. */
   caFile: z.string().min(1).optional(),
+  /**
+   * How the connections carry HTTP/2: `direct` (an HTTP upgrade on the TLS connection, fastest),
+   * `websocket` (for a path that passes only WebSocket upgrades), or `auto`: direct, falling back
+   * to a WebSocket when the direct upgrade is not answered.
+   */
+  transport: z.enum(['auto', 'direct', 'websocket']).default('auto'),
   /** Connections held open at once; each carries many desktops, more give availability. */
   connections: z.number().int().min(1).max(8).default(2),
   metrics: z.strictObject({ listen: hostPort }).optional(),

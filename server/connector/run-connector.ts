@@ -12,6 +12,7 @@ import type { ConnectorConfig } from './connector-config.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import type { Resolver } from './stream-handler.js';
 import { Supervisor } from './supervisor.js';
+import { TransportChoice } from './transport-choice.js';
 import { TunnelConnection, type ConnectionError } from './tunnel-connection.js';
 
 export interface RunConnectorOptions {
@@ -51,13 +52,13 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   const env = opts.env ?? process.env;
   const token = decodeTunnelToken(opts.token);
   const gateway = new URL(config.gateway ?? token.gateway);
-  const wsUrl = new URL(TUNNEL_PATH, gateway);
-  wsUrl.protocol = gateway.protocol === 'https:' ? 'wss:' : 'ws:';
+  const tunnelUrl = new URL(TUNNEL_PATH, gateway);
   // a configured CA adds to the system's; it never replaces them
   const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
   const proxy = proxyFor(gateway, env);
   const agent = proxy ? new HttpsProxyAgent(proxy, ca ? { ca } : {}) : undefined;
   const connectorId = randomUUID();
+  const transport = new TransportChoice(config.transport, log.child({ tunnel: token.name }));
   const metrics = new MetricSet();
   metrics.set('drawbridge_connector_info', 'Connector build and tunnel', 1, { version: VERSION, tunnel: token.name });
   metrics.set('drawbridge_connector_active_streams', 'Streams open now', 0);
@@ -72,7 +73,8 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
     backoff: opts.backoff,
     create: (index) =>
       new TunnelConnection({
-        url: wsUrl.toString(),
+        url: tunnelUrl.toString(),
+        transport,
         token: opts.token.trim(),
         index,
         connectorId,
@@ -87,7 +89,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
       }),
   });
   const fatal = new Promise<ConnectionError>((resolve) => supervisor.once('fatal', resolve));
-  log.info({ tunnel: token.name, gateway: gateway.origin, proxy: proxy ? new URL(proxy).host : undefined, connections: config.connections, rules: config.ingress.length, version: VERSION }, 'connector starting');
+  log.info({ tunnel: token.name, gateway: gateway.origin, proxy: proxy ? new URL(proxy).host : undefined, transport: config.transport, connections: config.connections, rules: config.ingress.length, version: VERSION }, 'connector starting');
   supervisor.start();
   const status = await (config.metrics
     ? startMetricsServer(config.metrics.listen, metrics, () => ({ ready: supervisor.upCount() > 0, connections: supervisor.upCount(), streams: supervisor.activeStreams() }))

@@ -5,6 +5,8 @@ import type { Logger } from '../log/logger.js';
 import type { MetricSet } from '../metrics/prometheus.js';
 import { HEADER_REFUSAL } from '../tunnel/tunnel-wire.js';
 import { matchIngress, type IngressRule } from './ingress.js';
+import { adaptiveRead } from '../tunnel/adaptive-read.js';
+import { pipeCoalesced } from '../tunnel/coalescing-pipe.js';
 
 export type Resolver = (name: string) => Promise<string[]>;
 
@@ -81,7 +83,9 @@ export function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHea
 
 function dial(stream: ServerHttp2Stream, address: string, port: number, target: string, opts: StreamHandlerOptions): void {
   const { log, metrics } = opts;
-  const sock: Socket = connect({ host: address, port, noDelay: true });
+  const reader = adaptiveRead(stream);
+  const sock: Socket = connect({ host: address, port, noDelay: true, onread: reader.onread });
+  reader.attach(sock);
   const timer = setTimeout(() => sock.destroy(new Error('ETIMEDOUT')), opts.dialTimeoutMs);
   // the gateway gave up (browser left, guacd closed) before or after we connected
   stream.once('close', () => {
@@ -103,8 +107,7 @@ function dial(stream: ServerHttp2Stream, address: string, port: number, target: 
     stream.respond({ ':status': 200 });
     metrics.add('drawbridge_connector_streams_total', 'Streams opened to destinations');
     metrics.set('drawbridge_connector_active_streams', 'Streams open now', metrics.value('drawbridge_connector_active_streams') + 1);
-    sock.pipe(stream);
-    stream.pipe(sock);
+    pipeCoalesced(stream, sock);
     sock.once('close', () => {
       metrics.set('drawbridge_connector_active_streams', 'Streams open now', metrics.value('drawbridge_connector_active_streams') - 1);
       metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesRead, { direction: 'to_gateway' });

@@ -11,6 +11,8 @@ export interface SupervisedConnection extends EventEmitter {
   readonly activeStreams: number;
   readonly upSince: number | undefined;
   readonly rttMs: number | undefined;
+  /** Which transport it came up over. */
+  readonly kind?: string;
 }
 
 export interface SupervisorOptions {
@@ -65,7 +67,7 @@ export class Supervisor extends EventEmitter {
     slot.conn = conn;
     slot.startedAt = this.clock.now();
     conn.once('up', () => {
-      this.opts.log.info({ connection: slot.index }, 'connected to the gateway');
+      this.opts.log.info({ connection: slot.index, transport: conn.kind }, 'connected to the gateway');
       this.opts.metrics.set('drawbridge_connector_connections', 'Connections to the gateway that are up', this.upCount());
       this.emit('up', slot.index);
     });

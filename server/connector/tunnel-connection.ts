@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { performServerHandshake, type ServerHttp2Session } from 'node:http2';
-import type { Agent } from 'node:https';
-import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest, type Agent } from 'node:https';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { websocketDuplex } from '../tunnel/websocket-duplex.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricSet } from '../metrics/prometheus.js';
+import { socketTransport, websocketTransport, type TunnelTransport } from '../tunnel/tunnel-transport.js';
 import {
   CLOSE_REVOKED,
   CONNECTION_WINDOW,
@@ -15,10 +16,14 @@ import {
   HTTP2_SETTINGS,
   MAX_WS_PAYLOAD,
   PING_INTERVAL_MS,
+  readGoawayData,
   TUNNEL_SUBPROTOCOL,
+  TUNNEL_UPGRADE,
+  type TransportKind,
 } from '../tunnel/tunnel-wire.js';
 import { handleStream, type Resolver } from './stream-handler.js';
 import type { IngressRule } from './ingress.js';
+import type { TransportChoice } from './transport-choice.js';
 
 /** Why a connection ended: retryable errors are retried with backoff, permanent ones stop the connector. */
 export class ConnectionError extends Error {
@@ -32,11 +37,13 @@ export class ConnectionError extends Error {
 }
 
 export interface TunnelConnectionOptions {
+  /** https://gateway/_drawbridge/tunnel (http:// only in tests). */
   url: string;
   token: string;
   index: number;
   connectorId: string;
   version: string;
+  transport: TransportChoice;
   ca?: Buffer[];
   agent?: Agent;
   rules: readonly IngressRule[];
@@ -51,21 +58,53 @@ export interface TunnelConnectionOptions {
 // one else's scripts, so it sends the all-zero mask, which ws recognises and skips XOR-ing.
 const zeroMask = (mask: Buffer) => void mask.fill(0);
 
+// AES-128-GCM first: as strong as needed here and measured 25% cheaper than AES-256 (the connector
+// encrypts every byte of every desktop); the gateway honours the client's order
 const TLS_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384'].join(':');
 
+/** The gateway's (or a proxy's) answer when it did not upgrade: permanent if the token was refused. */
+function refusal(res: IncomingMessage): Promise<ConnectionError> {
+  return new Promise((resolve) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => (body = (body + c).slice(0, 2000)));
+    res.on('end', () => {
+      let code = '';
+      try {
+        code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? '';
+      } catch {
+        /* not ours: a proxy or another server answered */
+      }
+      const status = res.statusCode ?? 0;
+      if (status === 401 || status === 403) {
+        return resolve(new ConnectionError(`the gateway refused this connector's token (${code || status}): it is wrong or the tunnel was revoked; create a new token with \`drawbridge tunnel create\``, true));
+      }
+      resolve(new ConnectionError(`the gateway answered HTTP ${status}${code ? ` (${code})` : ''}`, false));
+    });
+    res.on('error', () => resolve(new ConnectionError(`the gateway answered HTTP ${res.statusCode ?? 0}`, false)));
+  });
+}
+
+/** A non-upgrade answer that a path passing only WebSocket upgrades would give (not a verdict on the token). */
+const worthWebSocket = (status: number) => status !== 401 && status !== 403 && status !== 429;
+
 /**
- * One outbound connection to the gateway: a WebSocket whose bytes carry an HTTP/2 session in which
- * this side is the server. Emits 'up' once the session is established and 'closed' (with the
- * reason) exactly once.
+ * One outbound connection to the gateway carrying an HTTP/2 session in which this side is the
+ * server, over the direct upgrade or a WebSocket (see tunnel-wire). Emits 'up' once the session
+ * is established and 'closed' (with the reason) exactly once.
  */
 export class TunnelConnection extends EventEmitter {
-  private ws: WebSocket | undefined;
+  private transport: TunnelTransport | undefined;
+  private pending: ClientRequest | WebSocket | undefined;
   private session: ServerHttp2Session | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private accepting = true;
+  /** What the gateway said in its GOAWAY, if it said why it cut us. */
+  private goodbye: { code: number; reason: string } | undefined;
   upSince: number | undefined;
   rttMs: number | undefined;
+  kind: TransportKind | undefined;
 
   constructor(private readonly opts: TunnelConnectionOptions) {
     super();
@@ -78,78 +117,132 @@ export class TunnelConnection extends EventEmitter {
   }
 
   start(): void {
+    if (this.opts.transport.current() === 'direct') this.dialDirect();
+    else this.dialWebSocket();
+  }
+
+  private headers(): Record<string, string> {
     const { opts } = this;
-    const ws = new WebSocket(opts.url, [TUNNEL_SUBPROTOCOL], {
-      headers: {
-        authorization: `Bearer ${opts.token}`,
-        [HEADER_CONNECTOR_ID]: opts.connectorId,
-        [HEADER_CONNECTOR_VERSION]: opts.version,
-        [HEADER_CONNECTION_INDEX]: String(opts.index),
-      },
+    return {
+      authorization: `Bearer ${opts.token}`,
+      [HEADER_CONNECTOR_ID]: opts.connectorId,
+      [HEADER_CONNECTOR_VERSION]: opts.version,
+      [HEADER_CONNECTION_INDEX]: String(opts.index),
+    };
+  }
+
+  /** The direct upgrade did not happen: on `auto`, try a WebSocket right away; otherwise give up this attempt. */
+  private directFailed(err: ConnectionError, worthTrying: boolean): void {
+    if (this.closed) return;
+    if (worthTrying && !err.permanent && this.opts.transport.tryWebSocket(err.message)) return this.dialWebSocket();
+    this.finish(err);
+  }
+
+  private dialDirect(): void {
+    const { opts } = this;
+    const url = new URL(opts.url);
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'GET',
+      headers: { ...this.headers(), connection: 'Upgrade', upgrade: TUNNEL_UPGRADE },
+      ciphers: TLS_CIPHERS,
+      ...(opts.ca ? { ca: opts.ca } : {}),
+      ...(opts.agent ? { agent: opts.agent } : {}),
+    });
+    this.pending = req;
+    const timer = setTimeout(() => req.destroy(new Error('ETIMEDOUT')), opts.handshakeTimeoutMs ?? 15_000);
+    let answered = false;
+    req.on('response', (res) => {
+      answered = true;
+      clearTimeout(timer);
+      void refusal(res).then((err) => this.directFailed(err, worthWebSocket(res.statusCode ?? 0)));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (answered) return;
+      // hung up on, after the request went out: something on the way may not pass this upgrade
+      const hungUp = err.message === 'socket hang up';
+      this.directFailed(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false), hungUp);
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      answered = true;
+      clearTimeout(timer);
+      if (String(res.headers.upgrade ?? '').toLowerCase() !== TUNNEL_UPGRADE) {
+        socket.destroy();
+        return this.directFailed(new ConnectionError(`the gateway upgraded to "${String(res.headers.upgrade ?? '')}", not ${TUNNEL_UPGRADE}`, false), true);
+      }
+      if (this.closed) return void socket.destroy();
+      if (head.length) socket.unshift(head);
+      this.logTls(socket);
+      this.run(socketTransport(socket));
+    });
+    req.end();
+  }
+
+  private dialWebSocket(): void {
+    const { opts } = this;
+    const url = new URL(opts.url);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url, [TUNNEL_SUBPROTOCOL], {
+      headers: this.headers(),
       perMessageDeflate: false,
       maxPayload: MAX_WS_PAYLOAD,
       handshakeTimeout: opts.handshakeTimeoutMs ?? 15_000,
       generateMask: zeroMask,
-      // AES-128-GCM first: as strong as needed here and measured 25% cheaper than AES-256 (the
-      // connector encrypts every byte of every desktop); the gateway honours the client's order
       ciphers: TLS_CIPHERS,
       skipUTF8Validation: true,
       ...(opts.ca ? { ca: opts.ca } : {}),
       ...(opts.agent ? { agent: opts.agent } : {}),
     });
-    this.ws = ws;
-    // the duplex must exist before the first message can arrive, or the HTTP/2 preface is lost
-    const duplex = websocketDuplex(ws);
-    duplex.on('error', () => undefined);
-
-    ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body = (body + c).slice(0, 2000)));
-      res.on('end', () => {
-        let code = '';
-        try {
-          code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? '';
-        } catch {
-          /* not ours: a proxy or another server answered */
-        }
-        const status = res.statusCode ?? 0;
-        const permanent = status === 401 || status === 403;
-        const why =
-          status === 401 || status === 403
-            ? `the gateway refused this connector's token (${code || status}): it is wrong or the tunnel was revoked; create a new token with \`drawbridge tunnel create\``
-            : `the gateway answered HTTP ${status}${code ? ` (${code})` : ''}`;
-        this.finish(new ConnectionError(why, permanent));
-      });
-      res.on('error', () => this.finish(new ConnectionError(`the gateway answered HTTP ${res.statusCode ?? 0}`, false)));
-    });
+    this.pending = ws;
+    // the transport (and its duplex) must exist before the first message can arrive, or the
+    // HTTP/2 preface is lost
+    const transport = websocketTransport(ws);
+    ws.on('unexpected-response', (_req, res: IncomingMessage) => void refusal(res).then((err) => this.finish(err)));
     ws.on('error', (err: NodeJS.ErrnoException) => this.finish(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false)));
     ws.on('close', (code, reason) => {
       const text = reason.toString('utf8');
       if (code === CLOSE_REVOKED) return this.finish(new ConnectionError(`the gateway revoked this tunnel${text ? `: ${text}` : ''}`, true));
-      this.finish(new ConnectionError(`the gateway closed the connection (${code}${text ? ` ${text}` : ''})`, false));
+      this.finish(this.goodbyeError() ?? new ConnectionError(`the gateway closed the connection (${code}${text ? ` ${text}` : ''})`, false));
     });
-    ws.once('upgrade', (res: IncomingMessage) => {
-      const sock = res.socket as IncomingMessage['socket'] & { getCipher?(): { name: string; version: string } };
-      sock.setNoDelay(true);
-      opts.log.debug({ connection: opts.index, tls: sock.getCipher?.() }, 'upgraded to the tunnel WebSocket');
+    ws.once('upgrade', (res: IncomingMessage) => this.logTls(res.socket));
+    ws.once('open', () => this.run(transport));
+  }
+
+  private logTls(socket: Socket): void {
+    socket.setNoDelay(true);
+    const tls = (socket as Socket & { getCipher?(): { name: string; version: string } }).getCipher?.();
+    this.opts.log.debug({ connection: this.opts.index, tls }, 'upgraded to the tunnel');
+  }
+
+  /** What the gateway's GOAWAY said, as the reason this connection ends. */
+  private goodbyeError(): ConnectionError | undefined {
+    const g = this.goodbye;
+    if (!g) return undefined;
+    if (g.code === CLOSE_REVOKED) return new ConnectionError(`the gateway revoked this tunnel${g.reason ? `: ${g.reason}` : ''}`, true);
+    return new ConnectionError(`the gateway closed the connection (${g.code}${g.reason ? ` ${g.reason}` : ''})`, false);
+  }
+
+  private run(transport: TunnelTransport): void {
+    const { opts } = this;
+    this.transport = transport;
+    this.kind = transport.kind;
+    if (transport.kind === 'direct') transport.onClose(() => this.finish(this.goodbyeError() ?? new ConnectionError('the gateway closed the connection', false)));
+    const session = performServerHandshake(transport.stream, { settings: HTTP2_SETTINGS });
+    this.session = session;
+    session.on('goaway', (_code, _last, data?: Buffer) => (this.goodbye = readGoawayData(data) ?? this.goodbye));
+    session.on('error', (err) => this.finish(this.goodbyeError() ?? new ConnectionError(`tunnel session error: ${err.message}`, false)));
+    session.on('close', () => this.finish(this.goodbyeError() ?? new ConnectionError('tunnel session closed', false)));
+    session.on('stream', (stream, headers) => {
+      this.streamCount++;
+      stream.once('close', () => this.streamCount--);
+      handleStream(stream, headers, { rules: opts.rules, dialTimeoutMs: opts.dialTimeoutMs, log: opts.log, metrics: opts.metrics, resolve: opts.resolve, accepting: () => this.accepting });
     });
-    ws.once('open', () => {
-      const session = performServerHandshake(duplex, { settings: HTTP2_SETTINGS });
-      this.session = session;
-      session.on('error', (err) => this.finish(new ConnectionError(`tunnel session error: ${err.message}`, false)));
-      session.on('close', () => this.finish(new ConnectionError('tunnel session closed', false)));
-      session.on('stream', (stream, headers) => {
-        this.streamCount++;
-        stream.once('close', () => this.streamCount--);
-        handleStream(stream, headers, { rules: opts.rules, dialTimeoutMs: opts.dialTimeoutMs, log: opts.log, metrics: opts.metrics, resolve: opts.resolve, accepting: () => this.accepting });
-      });
-      session.once('remoteSettings', () => {
-        session.setLocalWindowSize(CONNECTION_WINDOW);
-        this.upSince = Date.now();
-        this.startPings(session);
-        this.emit('up');
-      });
+    session.once('remoteSettings', () => {
+      session.setLocalWindowSize(CONNECTION_WINDOW);
+      this.upSince = Date.now();
+      opts.transport.worked(transport.kind);
+      this.startPings(session);
+      this.emit('up');
     });
   }
 
@@ -193,9 +286,13 @@ export class TunnelConnection extends EventEmitter {
     clearInterval(this.pingTimer);
     this.opts.metrics.forget('drawbridge_connector_rtt_ms', { connection: String(this.opts.index) });
     this.session?.destroy();
-    const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.close(1000);
-    setTimeout(() => ws?.terminate(), 1000).unref();
+    const transport = this.transport;
+    const pending = this.pending;
+    if (transport) {
+      transport.close(1000, '');
+      setTimeout(() => transport.terminate(), 1000).unref();
+    } else if (pending instanceof WebSocket) pending.terminate();
+    else pending?.destroy();
     this.emit('closed', err);
   }
 

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import { pipeCoalesced } from './coalescing-pipe.js';
 
 export interface HandoffOptions {
   /** Address to listen on; guacd must be able to reach it. */
@@ -55,7 +56,7 @@ export async function startHandoff(stream: Duplex, opts: HandoffOptions): Promis
     peer = sock;
     stopListening();
     sock.pipe(stream);
-    stream.pipe(sock);
+    pipeCoalesced(stream, sock);
     const end = () => {
       sock.destroy();
       stream.destroy();

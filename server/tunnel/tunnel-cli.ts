@@ -16,7 +16,7 @@ type Listed = Array<{
   createdAt: string;
   revokedAt?: string;
   up: boolean;
-  connections: Array<{ connector: string; index: number; version: string; address: string; connectedAt: string; uptimeSeconds: number; rttMs?: number; streams: number }>;
+  connections: Array<{ connector: string; index: number; version: string; address: string; transport: string; connectedAt: string; uptimeSeconds: number; rttMs?: number; streams: number }>;
 }>;
 
 const socketOf = (config: Config) => adminSocketPath(config.tunnels);
@@ -62,7 +62,7 @@ export async function tunnelList(config: Config, json: boolean, io: CliOutput): 
     io.out('No tunnels. Create one with `drawbridge tunnel create NAME`.\n');
     return 0;
   }
-  const rows = [['NAME', 'STATUS', 'CONNS', 'VERSIONS', 'ADDRESSES', 'UPTIME', 'STREAMS', 'RTT']];
+  const rows = [['NAME', 'STATUS', 'CONNS', 'VERSIONS', 'ADDRESSES', 'TRANSPORT', 'UPTIME', 'STREAMS', 'RTT']];
   for (const t of tunnels) {
     const c = t.connections;
     const status = t.revokedAt ? 'revoked' : t.up ? 'up' : 'down';
@@ -74,6 +74,7 @@ export async function tunnelList(config: Config, json: boolean, io: CliOutput): 
       String(c.length),
       [...new Set(c.map((x) => x.version))].join(',') || '-',
       [...new Set(c.map((x) => x.address))].join(',') || '-',
+      [...new Set(c.map((x) => x.transport))].join(',') || '-',
       uptime,
       String(c.reduce((n, x) => n + x.streams, 0)),
       rtts.length ? `${(rtts.reduce((a, b) => a + b, 0) / rtts.length).toFixed(1)}ms` : '-',

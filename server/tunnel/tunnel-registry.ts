@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { connect as http2Connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import { MetricSet } from '../metrics/prometheus.js';
-import { CLOSE_REVOKED, CONNECTION_WINDOW, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS } from './tunnel-wire.js';
+import type { TunnelTransport } from './tunnel-transport.js';
+import { CLOSE_REVOKED, CONNECTION_WINDOW, goawayData, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS, type TransportKind } from './tunnel-wire.js';
 
 export interface ConnectorInfo {
   tunnel: string;
@@ -13,6 +12,7 @@ export interface ConnectorInfo {
   version: string;
   index: number;
   address: string;
+  transport: TransportKind;
 }
 
 /** One connector connection as the gateway sees it. */
@@ -48,7 +48,7 @@ export class TunnelError extends Error {
 
 interface Entry {
   info: LiveConnection;
-  ws: WebSocket;
+  transport: TunnelTransport;
   session: ClientHttp2Session;
   ping?: NodeJS.Timeout;
 }
@@ -80,25 +80,30 @@ export class TunnelRegistry extends EventEmitter {
     return sets.flatMap((s) => [...s].map((e) => ({ ...e.info })));
   }
 
-  /** Takes over an authenticated WebSocket and runs the HTTP/2 client side over it. */
-  attach(ws: WebSocket, duplex: Duplex, info: ConnectorInfo): void {
-    const session = http2Connect('http://drawbridge-tunnel.invalid', { createConnection: () => duplex, settings: HTTP2_SETTINGS });
+  /** Takes over an authenticated connector connection and runs the HTTP/2 client side over it. */
+  attach(transport: TunnelTransport, info: ConnectorInfo): void {
+    const session = http2Connect('http://drawbridge-tunnel.invalid', { createConnection: () => transport.stream, settings: HTTP2_SETTINGS });
     const entry: Entry = {
       info: { ...info, id: this.nextId++, connectedAt: Date.now(), streams: 0, streamsTotal: 0, bytesToConnector: 0, bytesFromConnector: 0 },
-      ws,
+      transport,
       session,
     };
     const labels = { tunnel: info.tunnel };
     let attached = false;
+    let failed = false;
     const detach = (why: string) => {
-      if (!attached) return;
+      if (!attached) {
+        if (!failed) this.log.warn({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why }, 'connector connection failed before it was up');
+        failed = true;
+        return;
+      }
       attached = false;
       clearInterval(entry.ping);
       const set = this.byTunnel.get(info.tunnel);
       set?.delete(entry);
       if (set && set.size === 0) this.byTunnel.delete(info.tunnel);
       this.updateGauges(info.tunnel);
-      this.log.warn({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, reason: why }, 'connector connection ended');
+      this.log.warn({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why }, 'connector connection ended');
       this.emit('change', info.tunnel);
     };
     session.on('error', (err) => {
@@ -107,14 +112,14 @@ export class TunnelRegistry extends EventEmitter {
     });
     session.on('close', () => {
       detach('session closed');
-      if (ws.readyState === ws.OPEN) ws.close(1001);
+      transport.close(1001, '');
     });
-    ws.on('close', () => {
-      detach('WebSocket closed');
+    transport.onClose(() => {
+      detach(`${transport.kind === 'websocket' ? 'WebSocket' : 'connection'} closed`);
       session.destroy();
     });
     session.once('remoteSettings', () => {
-      if (ws.readyState !== ws.OPEN) return;
+      if (!transport.isOpen || failed) return;
       session.setLocalWindowSize(CONNECTION_WINDOW);
       attached = true;
       let set = this.byTunnel.get(info.tunnel);
@@ -122,7 +127,7 @@ export class TunnelRegistry extends EventEmitter {
       set.add(entry);
       this.metrics.add('drawbridge_tunnel_connects_total', 'Connector connections accepted', 1, labels);
       this.updateGauges(info.tunnel);
-      this.log.info({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, version: info.version, address: info.address }, 'connector connected');
+      this.log.info({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, version: info.version, address: info.address, transport: info.transport }, 'connector connected');
       this.startPings(entry);
       this.emit('change', info.tunnel);
     });
@@ -134,7 +139,7 @@ export class TunnelRegistry extends EventEmitter {
       if (outstanding) {
         this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${this.pingIntervalMs} ms; dropping it`);
         entry.session.destroy();
-        entry.ws.terminate();
+        entry.transport.terminate();
         return;
       }
       outstanding = true;
@@ -233,19 +238,24 @@ export class TunnelRegistry extends EventEmitter {
     const set = this.byTunnel.get(tunnel);
     if (!set) return 0;
     const n = set.size;
-    for (const e of [...set]) {
-      e.session.destroy();
-      e.ws.close(CLOSE_REVOKED, reason.slice(0, 120));
-      setTimeout(() => e.ws.terminate(), 1000).unref();
-    }
+    for (const e of [...set]) this.cut(e, CLOSE_REVOKED, reason, 1000);
     return n;
   }
 
   closeAll(code: number, reason: string): void {
-    for (const set of this.byTunnel.values()) for (const e of [...set]) {
+    for (const set of this.byTunnel.values()) for (const e of [...set]) this.cut(e, code, reason, 500);
+  }
+
+  /**
+   * GOAWAY carrying the code and reason, then the session and its streams go at once; destroying
+   * the session still writes what nghttp2 holds, so the GOAWAY reaches the connector first.
+   */
+  private cut(e: Entry, code: number, reason: string, graceMs: number): void {
+    if (!e.session.destroyed) {
+      e.session.goaway(h2.NGHTTP2_NO_ERROR, 0, goawayData(code, reason));
       e.session.destroy();
-      e.ws.close(code, reason);
-      setTimeout(() => e.ws.terminate(), 500).unref();
     }
+    e.transport.close(code, reason);
+    setTimeout(() => e.transport.terminate(), graceMs).unref();
   }
 }

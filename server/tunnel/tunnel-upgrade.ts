@@ -1,13 +1,14 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { decodeTunnelToken, TunnelTokenError } from './tunnel-token.js';
-import { websocketDuplex } from './websocket-duplex.js';
 import type { TunnelRegistry } from './tunnel-registry.js';
 import type { TunnelStore } from './tunnel-store.js';
-import { HEADER_CONNECTION_INDEX, HEADER_CONNECTOR_ID, HEADER_CONNECTOR_VERSION, MAX_WS_PAYLOAD, TUNNEL_SUBPROTOCOL } from './tunnel-wire.js';
+import { socketTransport, websocketTransport } from './tunnel-transport.js';
+import { HEADER_CONNECTION_INDEX, HEADER_CONNECTOR_ID, HEADER_CONNECTOR_VERSION, MAX_WS_PAYLOAD, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE, type TransportKind } from './tunnel-wire.js';
 
 export interface TunnelUpgradeOptions {
   store: TunnelStore;
@@ -30,10 +31,18 @@ const header = (req: IncomingMessage, name: string) => {
   return typeof v === 'string' ? v.slice(0, 100) : '';
 };
 
+/** Which transport the request asks for: `Upgrade: websocket` or `Upgrade: drawbridge-tunnel.v1`. */
+function transportAsked(req: IncomingMessage): TransportKind | undefined {
+  const asked = String(req.headers.upgrade ?? '').split(',').map((s) => s.trim().toLowerCase());
+  if (asked.includes(TUNNEL_UPGRADE)) return 'direct';
+  if (asked.includes('websocket')) return 'websocket';
+  return undefined;
+}
+
 /**
  * The connectors' door. A connector is not a browser: it proves itself with its tunnel token in
  * the Authorization header, which a web page cannot set on a WebSocket, and a request carrying an
- * Origin (every browser sends one) is refused outright.
+ * Origin (every browser sends one) is refused outright. Both transports pass the same checks.
  */
 export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const wss = new WebSocketServer({
@@ -53,6 +62,8 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
       audit.write({ event: 'tunnel-connect', result: 'denied', ip, tunnel, reason });
       reject(socket, status, code, message);
     };
+    const transport = transportAsked(req);
+    if (!transport) return deny(400, 'bad_upgrade', `Upgrade to "${TUNNEL_UPGRADE}" or to a WebSocket.`, `unknown upgrade (${String(req.headers.upgrade ?? '').slice(0, 60)})`);
     if (req.headers.origin) return deny(403, 'origin_rejected', 'Tunnel connections do not come from web pages.', `request carries an Origin (${String(req.headers.origin).slice(0, 100)})`);
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer (\S+)$/.exec(auth);
@@ -75,7 +86,7 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
     }
     const tunnel = check.tunnel.name;
     if (opts.registry.connections(tunnel).length >= max) return deny(429, 'too_many_connections', `At most ${max} connections per tunnel.`, `over ${max} connections`, tunnel);
-    if (!req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes(TUNNEL_SUBPROTOCOL)) {
+    if (transport === 'websocket' && !req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes(TUNNEL_SUBPROTOCOL)) {
       return deny(400, 'bad_subprotocol', `Use the "${TUNNEL_SUBPROTOCOL}" subprotocol.`, 'wrong subprotocol', tunnel);
     }
     const info = {
@@ -85,13 +96,25 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
       version: header(req, HEADER_CONNECTOR_VERSION) || 'unknown',
       index: Number(header(req, HEADER_CONNECTION_INDEX)) || 0,
       address: ip ?? 'unknown',
+      transport,
     };
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-      const duplex = websocketDuplex(ws);
-      duplex.on('error', () => undefined);
-      audit.write({ event: 'tunnel-connect', result: 'success', ip, tunnel, reason: `connector ${info.connectorId} connection ${info.index} version ${info.version}` });
-      opts.registry.attach(ws, duplex, info);
+    const accepted = () => audit.write({ event: 'tunnel-connect', result: 'success', ip, tunnel, reason: `connector ${info.connectorId} connection ${info.index} version ${info.version} over ${transport}` });
+    if (transport === 'websocket') {
+      return wss.handleUpgrade(req, socket, head, (ws) => {
+        (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+        accepted();
+        opts.registry.attach(websocketTransport(ws), info);
+      });
+    }
+    const sock = socket as Socket;
+    // bytes the connector sent after its request belong to HTTP/2, which reads them from here
+    if (head.length) sock.unshift(head);
+    // HTTP/2 takes the socket's handle over: a write of ours still in flight would complete into
+    // HTTP/2's hands (Node asserts on it), so the session starts once the 101 is written
+    sock.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`, (err) => {
+      if (err || sock.destroyed) return;
+      accepted();
+      opts.registry.attach(socketTransport(sock), info);
     });
   };
 }

@@ -56,7 +56,7 @@ async function addressesOf(host: string): Promise<string[]> {
 }
 
 /**
- * The gateway's half of the tunnels: the connectors' WebSocket door, the live registry, the
+ * The gateway's half of the tunnels: the connectors' door (direct upgrade or WebSocket), the live registry, the
  * per-session handoff listeners guacd dials, the tunnel state file and the admin socket.
  */
 export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
@@ -114,6 +114,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
         index: c.index,
         version: c.version,
         address: c.address,
+        transport: c.transport,
         connectedAt: new Date(c.connectedAt).toISOString(),
         uptimeSeconds: Math.round((now - c.connectedAt) / 1000),
         rttMs: c.rttMs,

@@ -13,6 +13,7 @@ import { AuditLog } from '../../server/audit/audit-log.js';
 import { ensureDevCa, issueServerCert } from '../../server/dev-idp/dev-ca.js';
 import { startTunnels } from '../../server/tunnel/tunnels.js';
 import { TUNNEL_PATH } from '../../server/tunnel/tunnel-wire.js';
+import { pipeCoalesced } from '../../server/tunnel/coalescing-pipe.js';
 
 const dir = process.env.BENCH_DIR!;
 const ca = ensureDevCa(dir);
@@ -44,7 +45,7 @@ process.on('message', (m: { cmd: string; host: string; port: number; n?: number 
             sock.on('close', () => stream.destroy());
             stream.on('close', () => sock.destroy());
             sock.pipe(stream);
-            stream.pipe(sock);
+            pipeCoalesced(stream, sock);
             sock.resume();
           },
           () => sock.destroy(),

@@ -4,7 +4,7 @@
  * process, as in production; the load (clients) runs here.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -144,7 +144,6 @@ async function startSshReverse(dir: string, destPort: number): Promise<{ port: n
   mkdirSync(ssh, { mode: 0o700 });
   mkdirSync('/run/sshd', { recursive: true });
   for (const k of ['host', 'client']) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(ssh, k)]);
-  const { readFileSync } = await import('node:fs');
   writeFileSync(path.join(ssh, 'authorized_keys'), readFileSync(path.join(ssh, 'client.pub')), { mode: 0o600 });
   const sshdPort = 20000 + Math.floor(Math.random() * 20000);
   writeFileSync(
@@ -199,9 +198,16 @@ export async function tunnelBench() {
 
     // profiling aid: BENCH_TUNNEL_ONLY_OURS=1 measures our throughput alone and stops
     if (process.env.BENCH_TUNNEL_ONLY_OURS === '1') {
-      const one = await throughput(forwardPort, 1, 256);
-      const many = await throughput(forwardPort, 16, 32);
-      return { ours: { mbps1Stream: round(one), mbps16Streams: round(many) } };
+      const cpu = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+      const runs = [];
+      // BENCH_TUNNEL_SHAPES=16x32,16x32 (streams x MiB each) repeats one shape, for a profile of it
+      const shapes = (process.env.BENCH_TUNNEL_SHAPES ?? '1x256,16x32').split(',').map((x) => x.split('x').map(Number) as [number, number]);
+      for (const [streams, mib] of shapes) {
+        const before = [cpu(gateway.pid!), cpu(connector.pid!)];
+        const mbps = await throughput(forwardPort, streams, mib);
+        runs.push({ streams, mbps: round(mbps), cpuMsPerMB: { gateway: round((cpu(gateway.pid!) - before[0]!) / (streams * mib)), connector: round((cpu(connector.pid!) - before[1]!) / (streams * mib)) } });
+      }
+      return { ours: runs };
     }
     const raw = await measure(destPort);
     const ours = await measure(forwardPort);

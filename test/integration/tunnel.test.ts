@@ -9,7 +9,8 @@ import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support
 import { signIn, type HttpClient } from '../support/http-client.js';
 import { launchToken, openDesktop } from '../support/desktop-client.js';
 import { spawnConnector, startConnector, until } from '../support/connector.js';
-import { TUNNEL_PATH, TUNNEL_SUBPROTOCOL } from '../../server/tunnel/tunnel-wire.js';
+import { TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
+import { directUpgrade, startWebSocketOnlyFront } from '../support/tunnel-upgrade-client.js';
 
 /**
  * The tunnel on loopback, with the real RDP server behind it: launches through the connector,
@@ -130,10 +131,11 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const t = listed.tunnels.find((x) => x.name === 'office-1' && !x.revokedAt)!;
       expect(t.up).toBe(true);
       expect(t.connections).toHaveLength(2);
-      expect(t.connections[0]).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), address: '127.0.0.1', connector: connector.connectorId });
+      // the default transport: HTTP/2 straight on the upgraded TLS connection
+      expect(t.connections[0]).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), address: '127.0.0.1', connector: connector.connectorId, transport: 'direct' });
       const table: string[] = [];
       await tunnelList(stack.gateway.config(), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
-      expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\s+127\.0\.0\.1/m);
+      expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\s+127\.0\.0\.1\s+direct/m);
       const metrics = await new Promise<string>((resolve, reject) => {
         import('node:http').then(({ request }) => {
           const req = request({ socketPath: stack.gateway.tunnels.adminSocket, path: '/metrics' }, (res) => {
@@ -178,9 +180,43 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const id = stack.gateway.tunnels.store.get('office-1')!.id;
       await until('connected via the proxy', () => stack.gateway.tunnels.registry.connections('office-1').some((x) => x.tunnelId === id));
       expect(seen).toEqual([new URL(stack.url).host]);
+      expect(current().map((x) => x.transport)).toEqual(['direct']);
     } finally {
       await c.stop();
       proxy.close();
+    }
+  });
+
+  it('behind a proxy that passes only WebSocket upgrades: auto falls back to a WebSocket and stays there; direct says why it cannot connect', async () => {
+    const token = reissue('office-1');
+    const front = await startWebSocketOnlyFront(stack.url, stack.caPem);
+    const auto = await startConnector(token, { ingress: rules(), caFile, connections: 2, gateway: front.url });
+    try {
+      await until('connected through the front', () => current().length === 2);
+      expect(current().map((c) => c.transport)).toEqual(['websocket', 'websocket']);
+      expect(auto.lines.some((l) => l.includes('trying a WebSocket'))).toBe(true);
+      expect(auto.lines.some((l) => l.includes('passes only WebSocket upgrades'))).toBe(true);
+      // a desktop works over the fallback too
+      const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
+      await conn.waitFor((i) => i[0] === 'sync', 15_000);
+      await rdpConnected();
+      conn.ws.close();
+      // once settled, reconnects go straight to the WebSocket: kill the connections and count upgrades
+      const directTries = front.upgrades.filter((u) => u !== 'websocket').length;
+      stack.gateway.tunnels.registry.closeAll(4503, 'test');
+      await until('reconnected', () => current().length === 2, 10_000);
+      expect(front.upgrades.filter((u) => u !== 'websocket').length).toBe(directTries);
+    } finally {
+      await auto.stop();
+    }
+    const direct = await startConnector(token, { ingress: rules(), caFile, connections: 1, gateway: front.url, transport: 'direct' });
+    try {
+      await until('retry logged', () => direct.lines.find((l) => l.includes('could not connect to the gateway; retrying')));
+      expect(direct.lines.find((l) => l.includes('could not connect to the gateway; retrying'))).toMatch(/the gateway answered HTTP 400/);
+      expect(current()).toHaveLength(0);
+    } finally {
+      await direct.stop();
+      front.close();
     }
   });
 
@@ -219,51 +255,96 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
         ws.on('open', () => (ws.close(), resolve(101)));
         ws.on('error', () => resolve(-1));
       });
-    expect(await attempt({})).toBe(401);
-    expect(await attempt({ authorization: 'Bearer dbt1_garbage' })).toBe(401);
-    expect(await attempt({ authorization: `Bearer ${wrongSecret}` })).toBe(401);
-    // a web page can open a WebSocket to us, but every browser sends its Origin
-    expect(await attempt({ authorization: `Bearer ${good}`, origin: stack.url })).toBe(403);
+    const direct = async (headers: Record<string, string>, upgrade = TUNNEL_UPGRADE) => {
+      const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, headers, upgrade);
+      if ('socket' in r) r.socket.destroy();
+      return r;
+    };
+    const attemptDirect = async (h: Record<string, string>) => {
+      const r = await direct(h);
+      return 'status' in r ? r.status : 101;
+    };
+    for (const tryIt of [attempt, attemptDirect]) {
+      expect(await tryIt({})).toBe(401);
+      expect(await tryIt({ authorization: 'Bearer dbt1_garbage' })).toBe(401);
+      expect(await tryIt({ authorization: `Bearer ${wrongSecret}` })).toBe(401);
+      // a web page can open a WebSocket to us, but every browser sends its Origin
+      expect(await tryIt({ authorization: `Bearer ${good}`, origin: stack.url })).toBe(403);
+    }
+    const unknown = await direct({ authorization: `Bearer ${good}` }, 'h2c');
+    expect(unknown).toMatchObject({ status: 400, code: 'bad_upgrade' });
     const denied = stack.audit.entries!.filter((e) => e.event === 'tunnel-connect' && e.result === 'denied');
     expect(denied.map((e) => e.reason)).toEqual(expect.arrayContaining(['no bearer token', 'wrong secret']));
     expect(stack.logLines.join('\n')).not.toContain(good.slice(10, 40));
     expect(stack.gateway.tunnels.registry.isUp('office-1')).toBe(false);
   });
 
-  it('garbage after the upgrade ends only that connection', async () => {
-    const token = reissue('office-1');
+  it('garbage after the upgrade ends only that connection (both transports)', async () => {
+    const noise = Buffer.from('this is not an HTTP/2 preface, just noise\r\n\r\n'.repeat(20));
+    const ended = () => stack.logLines.filter((l) => /connector connection (ended|failed before it was up)/.test(l)).length;
+    let token = reissue('office-1');
+    const before = ended();
     const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
     await new Promise((r) => ws.once('open', r));
     const closed = new Promise((r) => ws.once('close', r));
-    ws.send(Buffer.from('this is not an HTTP/2 preface, just noise\r\n\r\n'.repeat(20)));
+    ws.send(noise);
     await closed;
     await until('dropped', () => !stack.gateway.tunnels.registry.isUp('office-1'));
-    expect(stack.logLines.some((l) => l.includes('connector connection ended'))).toBe(true);
+    await until('logged', () => ended() > before);
+
+    token = reissue('office-1');
+    const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
+    if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+    const gone = new Promise((res) => r.socket.once('close', res));
+    r.socket.on('error', () => undefined);
+    r.socket.resume();
+    r.socket.write(noise);
+    await gone;
+    await until('dropped', () => !stack.gateway.tunnels.registry.isUp('office-1'));
+    await until('logged', () => ended() > before + 1);
   });
 
-  it('a connector that stops reading is cut after one unanswered ping, with a log line', async () => {
-    const token = reissue('office-1');
-    const { performServerHandshake } = await import('node:http2');
-    const { websocketDuplex } = await import('../../server/tunnel/websocket-duplex.js');
-    const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
-    const duplex = websocketDuplex(ws);
-    await new Promise((r) => ws.once('open', r));
-    const session = performServerHandshake(duplex);
-    session.on('error', () => undefined);
-    await until('attached', () => current().length === 1);
-    // stop reading: the gateway's pings (and anything else) go unanswered
-    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const started = Date.now();
-    await until('dropped', () => current().length === 0, 8000);
-    expect(Date.now() - started).toBeLessThan(4000);
-    expect(stack.logLines.some((l) => l.includes('did not answer a ping'))).toBe(true);
-    ws.terminate();
-  }, 20_000);
+  for (const transport of ['direct', 'websocket'] as const) {
+    it(`a connector that stops reading is cut after one unanswered ping, with a log line (${transport})`, async () => {
+      const token = reissue('office-1');
+      const { performServerHandshake } = await import('node:http2');
+      const headers = { authorization: `Bearer ${token}` };
+      let raw: { pause(): void; destroy(): void };
+      if (transport === 'websocket') {
+        const { websocketDuplex } = await import('../../server/tunnel/websocket-duplex.js');
+        const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers, ca: stack.caPem });
+        const duplex = websocketDuplex(ws);
+        await new Promise((r) => ws.once('open', r));
+        performServerHandshake(duplex).on('error', () => undefined);
+        raw = { pause: () => (ws as unknown as { _socket: { pause(): void } })._socket.pause(), destroy: () => ws.terminate() };
+      } else {
+        const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, headers);
+        if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+        r.socket.on('error', () => undefined);
+        // HTTP/2 would own the socket natively, out of pause()'s reach: so write the server's
+        // preface (an empty SETTINGS frame) by hand and then read nothing
+        r.socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+        raw = r.socket;
+      }
+      const pingLogs = () => stack.logLines.filter((l) => l.includes('did not answer a ping')).length;
+      const before = pingLogs();
+      await until('attached', () => current().length === 1);
+      expect(current()[0]!.transport).toBe(transport);
+      // stop reading: the gateway's pings (and anything else) go unanswered
+      raw.pause();
+      const started = Date.now();
+      await until('dropped', () => current().length === 0, 8000);
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(pingLogs()).toBeGreaterThan(before);
+      raw.destroy();
+    }, 20_000);
+  }
 
-  it('revoking cuts the connector at once, ends its desktops with a message, and the connector stops for good', async () => {
+  for (const transport of ['direct', 'websocket'] as const) it(`revoking cuts the connector at once, ends its desktops with a message, and the connector stops for good (${transport})`, async () => {
     const token = reissue('office-1');
-    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2, transport });
     await until('connected', () => current().length === 2);
+    expect(current().map((c) => c.transport)).toEqual([transport, transport]);
     const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
     await conn.waitFor((i) => i[0] === 'sync', 15_000);
     await rdpConnected();

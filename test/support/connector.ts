@@ -18,6 +18,7 @@ export interface ConnectorYaml {
   gateway?: string;
   metrics?: { listen: string };
   drainSeconds?: number;
+  transport?: 'auto' | 'direct' | 'websocket';
 }
 
 /** A connector in this process, logging into `lines`. */
