@@ -45,6 +45,10 @@ function refuse(stream: ServerHttp2Stream, status: number, why: string): void {
 export function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: StreamHandlerOptions): void {
   const { log, metrics } = opts;
   stream.on('error', () => undefined);
+  // The gateway reset the stream. Node waits to end the stream gracefully when the reset says
+  // NO_ERROR (a plain destroy() on the other side), and a write still in flight then never
+  // completes: the stream, and the desktop connection with it, would stay open for good.
+  stream.once('aborted', () => stream.destroy());
   if (headers[':method'] !== 'CONNECT') return refuse(stream, 405, 'only CONNECT streams are served');
   const dest = parseAuthority(headers[':authority']);
   if (!dest) return refuse(stream, 400, 'the destination must be HOST:PORT');

@@ -17,6 +17,7 @@ import {
   MAX_WS_PAYLOAD,
   PING_INTERVAL_MS,
   readGoawayData,
+  SESSION_MEMORY_MB,
   TUNNEL_SUBPROTOCOL,
   TUNNEL_UPGRADE,
   type TransportKind,
@@ -227,7 +228,7 @@ export class TunnelConnection extends EventEmitter {
     this.transport = transport;
     this.kind = transport.kind;
     if (transport.kind === 'direct') transport.onClose(() => this.finish(this.goodbyeError() ?? new ConnectionError('the gateway closed the connection', false)));
-    const session = performServerHandshake(transport.stream, { settings: HTTP2_SETTINGS });
+    const session = performServerHandshake(transport.stream, { settings: HTTP2_SETTINGS, maxSessionMemory: SESSION_MEMORY_MB });
     this.session = session;
     session.on('goaway', (_code, _last, data?: Buffer) => (this.goodbye = readGoawayData(data) ?? this.goodbye));
     session.on('error', (err) => this.finish(this.goodbyeError() ?? new ConnectionError(`tunnel session error: ${err.message}`, false)));

@@ -3,7 +3,7 @@ import { connect as http2Connect, constants as h2, type ClientHttp2Session, type
 import type { Logger } from '../log/logger.js';
 import { MetricSet } from '../metrics/prometheus.js';
 import type { TunnelTransport } from './tunnel-transport.js';
-import { CLOSE_REVOKED, CONNECTION_WINDOW, goawayData, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS, type TransportKind } from './tunnel-wire.js';
+import { CLOSE_REVOKED, CONNECTION_WINDOW, goawayData, HEADER_REFUSAL, HTTP2_SETTINGS, PING_INTERVAL_MS, SESSION_MEMORY_MB, type TransportKind } from './tunnel-wire.js';
 
 export interface ConnectorInfo {
   tunnel: string;
@@ -82,7 +82,7 @@ export class TunnelRegistry extends EventEmitter {
 
   /** Takes over an authenticated connector connection and runs the HTTP/2 client side over it. */
   attach(transport: TunnelTransport, info: ConnectorInfo): void {
-    const session = http2Connect('http://drawbridge-tunnel.invalid', { createConnection: () => transport.stream, settings: HTTP2_SETTINGS });
+    const session = http2Connect('http://drawbridge-tunnel.invalid', { createConnection: () => transport.stream, settings: HTTP2_SETTINGS, maxSessionMemory: SESSION_MEMORY_MB });
     const entry: Entry = {
       info: { ...info, id: this.nextId++, connectedAt: Date.now(), streams: 0, streamsTotal: 0, bytesToConnector: 0, bytesFromConnector: 0 },
       transport,
@@ -136,6 +136,7 @@ export class TunnelRegistry extends EventEmitter {
   private startPings(entry: Entry): void {
     let outstanding = false;
     entry.ping = setInterval(() => {
+      if (entry.session.destroyed || entry.session.closed) return clearInterval(entry.ping);
       if (outstanding) {
         this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${this.pingIntervalMs} ms; dropping it`);
         entry.session.destroy();
@@ -209,6 +210,8 @@ export class TunnelRegistry extends EventEmitter {
         fail(new TunnelError('lost', tunnel, `the stream to ${authority} closed before the connector answered`));
       });
       stream.on('error', (err) => fail(new TunnelError('lost', tunnel, err.message)));
+      // reset by the connector: see the connector's stream handler for why this is not left to Node
+      stream.once('aborted', () => stream.destroy());
       stream.once('response', (headers) => {
         const status = Number(headers[':status']);
         const why = String(headers[HEADER_REFUSAL] ?? '');

@@ -58,6 +58,12 @@ const MiB = 1 << 20;
  */
 export const HTTP2_SETTINGS: Settings = { initialWindowSize: 2 * MiB, maxFrameSize: 64 * 1024, enablePush: false, maxConcurrentStreams: 4096 };
 export const CONNECTION_WINDOW = 16 * MiB;
+/**
+ * Node refuses new streams (ENHANCE_YOUR_CALM) once a session holds this much, queued data
+ * included, and fails the session if it must allocate beyond it. Its 10 MB default is a web
+ * server's, for one client; a tunnel connection carries every desktop of a site.
+ */
+export const SESSION_MEMORY_MB = 128;
 /** WebSocket messages carry HTTP/2 frames; never more than a few frames each. */
 export const MAX_WS_PAYLOAD = 16 * MiB;
 

@@ -48,7 +48,10 @@ process.on('message', (m: { cmd: string; host: string; port: number; n?: number 
             pipeCoalesced(stream, sock);
             sock.resume();
           },
-          () => sock.destroy(),
+          (err: unknown) => {
+            process.stderr.write(`bench forward: ${String(err)}\n`);
+            sock.destroy();
+          },
         );
       });
       await new Promise<void>((r) => fwd.listen(0, '127.0.0.1', r));

@@ -118,6 +118,7 @@ async function fairness(port: number, streams: number, ms: number) {
   const snapshot = [...counts];
   socks.forEach((s) => s.destroy());
   const avg = snapshot.reduce((a, b) => a + b, 0) / streams;
+  if (process.env.BENCH_TUNNEL_SHARES === '1') process.stderr.write(`shares: ${snapshot.map((c) => (c / avg).toFixed(2)).join(' ')}\n`);
   return { streams, seconds: ms / 1000, totalMBps: round((avg * streams) / MiB / (ms / 1000)), minShareOfAverage: round(Math.min(...snapshot) / avg, 3), maxShareOfAverage: round(Math.max(...snapshot) / avg, 3) };
 }
 
@@ -201,6 +202,11 @@ export async function tunnelBench() {
       const cpu = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
       const runs = [];
       // BENCH_TUNNEL_SHAPES=16x32,16x32 (streams x MiB each) repeats one shape, for a profile of it
+      if (process.env.BENCH_TUNNEL_SHAPES === 'fair') {
+        const runs = [];
+        for (let i = 0; i < Number(process.env.BENCH_TUNNEL_RUNS ?? 1); i++) runs.push((await fairness(forwardPort, 128, 3000)).minShareOfAverage);
+        return { ours: runs };
+      }
       const shapes = (process.env.BENCH_TUNNEL_SHAPES ?? '1x256,16x32').split(',').map((x) => x.split('x').map(Number) as [number, number]);
       for (const [streams, mib] of shapes) {
         const before = [cpu(gateway.pid!), cpu(connector.pid!)];

@@ -394,6 +394,84 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 90_000);
 
+  it('bulk bytes arrive exact in both directions on several streams at once', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
+    try {
+      await until('connected', () => current().length === 2);
+      const { createHash, randomBytes } = await import('node:crypto');
+      const one = async (mib: number) => {
+        const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
+        const sent = createHash('sha256');
+        const got = createHash('sha256');
+        let received = 0;
+        const total = mib * 1024 * 1024;
+        const done = new Promise<void>((resolve, reject) => {
+          stream.on('data', (d: Buffer) => {
+            got.update(d);
+            received += d.length;
+            if (received === total) resolve();
+          });
+          stream.on('error', reject);
+        });
+        // uneven sizes, so reads fill, overflow and undershoot the connector's buffers
+        for (let left = total; left > 0; ) {
+          const n = Math.min(left, 1 + Math.floor(Math.random() * 700_000));
+          const chunk = randomBytes(n);
+          sent.update(chunk);
+          left -= n;
+          if (!stream.write(chunk)) await new Promise((r) => stream.once('drain', r));
+        }
+        await done;
+        stream.destroy();
+        expect(got.digest('hex')).toBe(sent.digest('hex'));
+      };
+      await Promise.all([one(24), one(16), one(8), one(8)]);
+    } finally {
+      await connector.stop();
+    }
+  }, 60_000);
+
+  it('160 busy streams on one connection: every one opens and moves data, and the connection survives', async () => {
+    const token = reissue('office-1');
+    const chunk = Buffer.alloc(256 * 1024, 0x42);
+    const flood = createServer((s) => {
+      s.on('error', () => undefined);
+      const pump = () => {
+        while (!s.destroyed && s.write(chunk));
+        if (!s.destroyed) s.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
+    const port = (flood.address() as { port: number }).port;
+    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${port}` }, { deny: 'all' }], caFile, connections: 1 });
+    try {
+      await until('connected', () => current().length === 1);
+      const id = current()[0]!.id;
+      const opened = await Promise.allSettled(Array.from({ length: 160 }, () => stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', port, 10_000)));
+      const refused = opened.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+      expect(refused).toEqual([]);
+      const streams = opened.map((o) => (o as PromiseFulfilledResult<{ stream: import('node:http2').ClientHttp2Stream }>).value.stream);
+      const counts = streams.map(() => 0);
+      const errors: string[] = [];
+      streams.forEach((st, i) => {
+        st.on('data', (d: Buffer) => (counts[i]! += d.length));
+        st.on('error', (e) => errors.push(e.message));
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      streams.forEach((st) => st.destroy());
+      // the connector's side of each stream, and its desktop socket, go too
+      await until('connector streams closed', () => connector.supervisor.activeStreams() === 0, 5000);
+      expect(errors).toEqual([]);
+      expect(counts.filter((c) => c === 0)).toHaveLength(0);
+      expect(current().map((c) => c.id)).toEqual([id]);
+    } finally {
+      await connector.stop();
+      flood.close();
+    }
+  }, 60_000);
+
   it('200 streams opened and closed leave no sockets or listeners behind', async () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
