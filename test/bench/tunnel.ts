@@ -4,7 +4,7 @@
  * process, as in production; the load (clients) runs here.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -122,24 +122,63 @@ async function fairness(port: number, streams: number, ms: number) {
   return { streams, seconds: ms / 1000, totalMBps: round((avg * streams) / MiB / (ms / 1000)), minShareOfAverage: round(Math.min(...snapshot) / avg, 3), maxShareOfAverage: round(Math.max(...snapshot) / avg, 3) };
 }
 
-async function measure(port: number) {
+/** CPU time (ms) used so far by these processes and all their descendants (sshd forks per session). */
+function cpuMsOfTrees(roots: number[]): number {
+  const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return [{ pid: Number(d), ppid: Number(f[1]), ms: (Number(f[11]) + Number(f[12])) * 10 }];
+    } catch {
+      return [];
+    }
+  });
+  const inTree = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) if (!inTree.has(p.pid) && inTree.has(p.ppid)) (inTree.add(p.pid), (grew = true));
+  }
+  return procs.filter((p) => inTree.has(p.pid)).reduce((n, p) => n + p.ms, 0);
+}
+
+async function throughputs(port: number, tunnelPids: number[]) {
   const one: number[] = [];
   const sixteen: number[] = [];
+  const cpu0 = cpuMsOfTrees(tunnelPids);
   for (let r = 0; r < RUNS; r++) {
     one.push(await throughput(port, 1, 256));
     sixteen.push(await throughput(port, 16, 32));
   }
+  // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
+  const cpuMsPerMB = tunnelPids.length ? round((cpuMsOfTrees(tunnelPids) - cpu0) / (RUNS * (256 + 16 * 32))) : undefined;
+  return { mbps1Stream: round(median(one)), mbps16Streams: round(median(sixteen)), tunnelCpuMsPerMB: cpuMsPerMB };
+}
+
+async function measure(port: number, tunnelPids: number[] = []) {
+  const t = await throughputs(port, tunnelPids);
   const rtt = await roundTrips(port, 2000);
   const setup = await setups(port, 200);
   return {
-    mbps1Stream: round(median(one)),
-    mbps16Streams: round(median(sixteen)),
+    ...t,
     rtt64BytesUs: { p50: round(pct(rtt, 0.5), 1), p99: round(pct(rtt, 0.99), 1) },
     newStreamMs: { p50: round(pct(setup, 0.5), 3), p99: round(pct(setup, 0.99), 3) },
   };
 }
 
-async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; close(): void } | { skipped: string }> {
+/** Until something accepts connections on the port (sshd takes a moment to listen). */
+async function listening(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      (await open(port)).destroy();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; pids: number[]; close(): void } | { skipped: string }> {
   if (spawnSync('sh', ['-c', 'command -v ssh && test -x /usr/sbin/sshd']).status !== 0) return { skipped: 'OpenSSH server not installed (apt-get install openssh-server openssh-client)' };
   const ssh = path.join(dir, 'ssh');
   mkdirSync(ssh, { mode: 0o700 });
@@ -152,7 +191,7 @@ async function startSshReverse(dir: string, destPort: number): Promise<{ port: n
     [`Port ${sshdPort}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(ssh, 'host')}`, `AuthorizedKeysFile ${path.join(ssh, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'StrictModes no', 'UsePAM no', `PidFile ${path.join(ssh, 'sshd.pid')}`, 'AllowTcpForwarding yes', 'Ciphers aes128-gcm@openssh.com', ''].join('\n'),
   );
   const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(ssh, 'sshd_config')], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 500));
+  await listening(sshdPort, 10_000);
   const user = (await import('node:os')).userInfo().username;
   // "with a session": a remote command keeps a session channel open, as an interactive user would
   const client = spawn('ssh', ['-p', String(sshdPort), '-i', path.join(ssh, 'client'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=INFO', '-o', 'Ciphers=aes128-gcm@openssh.com', '-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:${destPort}`, `${user}@127.0.0.1`, 'sleep 3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -172,6 +211,7 @@ async function startSshReverse(dir: string, destPort: number): Promise<{ port: n
   });
   return {
     port,
+    pids: [client.pid!, sshd.pid!],
     close() {
       client.kill('SIGKILL');
       sshd.kill('SIGKILL');
@@ -191,7 +231,8 @@ export async function tunnelBench() {
     const gateway = forkChild('tunnel-gateway.js', { BENCH_DIR: dir });
     children.push(gateway);
     const gw = await nextMessage<{ port: number; caFile: string; token: string }>(gateway, (m) => 'token' in m);
-    const connector = forkChild('tunnel-connector.js', { BENCH_GATEWAY: `https://127.0.0.1:${gw.port}`, BENCH_CA: gw.caFile, BENCH_TOKEN: gw.token, BENCH_DEST_PORT: String(destPort) });
+    const connectorEnv = { BENCH_GATEWAY: `https://127.0.0.1:${gw.port}`, BENCH_CA: gw.caFile, BENCH_TOKEN: gw.token, BENCH_DEST_PORT: String(destPort) };
+    const connector = forkChild('tunnel-connector.js', connectorEnv);
     children.push(connector);
     await nextMessage<{ up: number }>(connector, (m) => m.up === 2);
     gateway.send({ cmd: 'forward', host: '127.0.0.1', port: destPort });
@@ -216,19 +257,28 @@ export async function tunnelBench() {
       return { ours: runs };
     }
     const raw = await measure(destPort);
-    const ours = await measure(forwardPort);
+    const ours = await measure(forwardPort, [gateway.pid!, connector.pid!]);
     gateway.send({ cmd: 'handoff', host: '127.0.0.1', port: destPort, n: 200 });
     const { times: handoff } = await nextMessage<{ times: number[] }>(gateway, (m) => 'times' in m);
     const oursFair = await fairness(forwardPort, 128, 3000);
 
+    // the same connector on its fallback transport, for a path that passes only WebSocket upgrades
+    connector.kill('SIGTERM');
+    await new Promise((r) => connector.once('exit', r));
+    const viaWs = forkChild('tunnel-connector.js', { ...connectorEnv, BENCH_TRANSPORT: 'websocket' });
+    children.push(viaWs);
+    await nextMessage<{ up: number }>(viaWs, (m) => m.up === 2);
+    const oursWs = await throughputs(forwardPort, [gateway.pid!, viaWs.pid!]);
+
     ssh = await startSshReverse(dir, destPort);
-    const sshResult = 'skipped' in ssh ? ssh : await measure(ssh.port);
+    const sshResult = 'skipped' in ssh ? ssh : await measure(ssh.port, ssh.pids);
     const sshFair = 'skipped' in ssh ? undefined : await fairness(ssh.port, 128, 3000);
 
-    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50) };
+    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50) };
     return {
-      note: 'loopback, every party its own process; ours = HTTP/2 over a TLS WebSocket, gateway + connector (2 connections); ssh = ssh -R with a session, aes128-gcm',
+      note: 'loopback, every party its own process; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections); ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
       rawTcp: raw,
+      drawbridgeWebSocketTransport: oursWs,
       drawbridge: { ...ours, perDesktopSetupMs: { p50: round(pct(handoff, 0.5), 3), p99: round(pct(handoff, 0.99), 3), what: 'tunnel stream + one-shot handoff listener + guacd-side connect + first echo' }, fairness128: oursFair },
       sshReverse: sshFair ? { ...sshResult, fairness128: sshFair } : sshResult,
       ratios: { vsRawTcp: { throughput1Stream: round(ours.mbps1Stream / raw.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / raw.mbps16Streams) }, vsSshReverse: vsSsh },
