@@ -89,21 +89,19 @@ export class TunnelRegistry extends EventEmitter {
       session,
     };
     const labels = { tunnel: info.tunnel };
-    let attached = false;
-    let failed = false;
+    let state: 'setup' | 'up' | 'ended' = 'setup';
     const detach = (why: string) => {
-      if (!attached) {
-        if (!failed) this.log.warn({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why }, 'connector connection failed before it was up');
-        failed = true;
-        return;
-      }
-      attached = false;
+      if (state === 'ended') return;
+      const wasUp = state === 'up';
+      state = 'ended';
+      const fields = { tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why };
+      if (!wasUp) return this.log.warn(fields, 'connector connection failed before it was up');
       clearInterval(entry.ping);
       const set = this.byTunnel.get(info.tunnel);
       set?.delete(entry);
       if (set && set.size === 0) this.byTunnel.delete(info.tunnel);
       this.updateGauges(info.tunnel);
-      this.log.warn({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why }, 'connector connection ended');
+      this.log.warn(fields, 'connector connection ended');
       this.emit('change', info.tunnel);
     };
     session.on('error', (err) => {
@@ -119,9 +117,9 @@ export class TunnelRegistry extends EventEmitter {
       session.destroy();
     });
     session.once('remoteSettings', () => {
-      if (!transport.isOpen || failed) return;
+      if (!transport.isOpen || state !== 'setup') return;
       session.setLocalWindowSize(CONNECTION_WINDOW);
-      attached = true;
+      state = 'up';
       let set = this.byTunnel.get(info.tunnel);
       if (!set) this.byTunnel.set(info.tunnel, (set = new Set()));
       set.add(entry);

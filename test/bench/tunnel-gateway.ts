@@ -18,7 +18,7 @@ import { pipeCoalesced } from '../../server/tunnel/coalescing-pipe.js';
 const dir = process.env.BENCH_DIR!;
 const ca = ensureDevCa(dir);
 const cert = issueServerCert(ca, ['localhost'], ['127.0.0.1']);
-const log = pino({ level: 'warn' });
+const log = pino({ level: 'warn' }, pino.destination(2));
 const audit = new AuditLog(path.join(dir, 'audit.jsonl'));
 const tunnels = await startTunnels(
   { stateFile: path.join(dir, 'tunnels.json'), handoff: { listen: '127.0.0.1', timeoutSeconds: 10 }, openTimeoutMs: 10_000 },

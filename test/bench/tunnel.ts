@@ -135,7 +135,11 @@ function cpuMsOfTrees(roots: number[]): number {
   const inTree = new Set(roots);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of procs) if (!inTree.has(p.pid) && inTree.has(p.ppid)) (inTree.add(p.pid), (grew = true));
+    for (const p of procs) {
+      if (inTree.has(p.pid) || !inTree.has(p.ppid)) continue;
+      inTree.add(p.pid);
+      grew = true;
+    }
   }
   return procs.filter((p) => inTree.has(p.pid)).reduce((n, p) => n + p.ms, 0);
 }
@@ -243,6 +247,11 @@ export async function tunnelBench() {
       const cpu = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
       const runs = [];
       // BENCH_TUNNEL_SHAPES=16x32,16x32 (streams x MiB each) repeats one shape, for a profile of it
+      if (process.env.BENCH_TUNNEL_SHAPES === 'setup') {
+        const runs = [];
+        for (let i = 0; i < Number(process.env.BENCH_TUNNEL_RUNS ?? 1); i++) runs.push(round(pct(await setups(forwardPort, 200), 0.5), 3));
+        return { ours: runs };
+      }
       if (process.env.BENCH_TUNNEL_SHAPES === 'fair') {
         const runs = [];
         for (let i = 0; i < Number(process.env.BENCH_TUNNEL_RUNS ?? 1); i++) runs.push((await fairness(forwardPort, 128, 3000)).minShareOfAverage);
