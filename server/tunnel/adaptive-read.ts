@@ -20,6 +20,15 @@ class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private bytes = 0;
   inFlight = 0;
+  /** Readers whose last read filled their buffer: the desktops sending in bulk right now. */
+  bulkReaders = 0;
+
+  /** The largest buffer one reader may grow to: the in-flight budget shared among bulk readers. */
+  cap(): number {
+    let c = MAX;
+    while (c > MIN && c * Math.max(1, this.bulkReaders) > IN_FLIGHT_BUDGET) c /= 2;
+    return c;
+  }
 
   constructor(private readonly maxBytes: number) {}
 
@@ -57,15 +66,24 @@ export function adaptiveRead(to: Writable): { onread: { buffer: () => Uint8Array
   // handed-over buffers whose write has not called back; a stream destroyed mid-write may never
   // call back, and its bytes must not stay counted against the budget
   const pending = new Set<Buffer>();
+  let bulk = false;
   to.once('close', () => {
     for (const b of pending) pool.inFlight -= b.length;
     pending.clear();
+    if (bulk) pool.bulkReaders--;
+    bulk = false;
   });
   return {
     onread: {
       buffer: () => buf,
       callback(n) {
-        let next = n === size ? Math.min(size * 2, MAX) : n < size / 4 ? Math.max(size / 2, MIN) : size;
+        if ((n === size) !== bulk && !to.destroyed) {
+          bulk = !bulk;
+          pool.bulkReaders += bulk ? 1 : -1;
+        }
+        // an even share of the budget each, so no desktop's reads crowd out another's
+        let next = Math.min(n === size ? size * 2 : n < size / 4 ? size / 2 : size, pool.cap());
+        if (next < MIN) next = MIN;
         if (next > MIN && pool.inFlight + next > IN_FLIGHT_BUDGET) next = MIN;
         const filled = buf;
         let chunk: Buffer;

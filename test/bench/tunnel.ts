@@ -238,7 +238,7 @@ export async function tunnelBench() {
     const connectorEnv = { BENCH_GATEWAY: `https://127.0.0.1:${gw.port}`, BENCH_CA: gw.caFile, BENCH_TOKEN: gw.token, BENCH_DEST_PORT: String(destPort) };
     const connector = forkChild('tunnel-connector.js', connectorEnv);
     children.push(connector);
-    await nextMessage<{ up: number }>(connector, (m) => m.up === 2);
+    await nextMessage<{ up: number }>(connector, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
     gateway.send({ cmd: 'forward', host: '127.0.0.1', port: destPort });
     const { forwardPort } = await nextMessage<{ forwardPort: number }>(gateway, (m) => 'forwardPort' in m);
 
@@ -276,7 +276,7 @@ export async function tunnelBench() {
     await new Promise((r) => connector.once('exit', r));
     const viaWs = forkChild('tunnel-connector.js', { ...connectorEnv, BENCH_TRANSPORT: 'websocket' });
     children.push(viaWs);
-    await nextMessage<{ up: number }>(viaWs, (m) => m.up === 2);
+    await nextMessage<{ up: number }>(viaWs, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
     const oursWs = await throughputs(forwardPort, [gateway.pid!, viaWs.pid!]);
 
     ssh = await startSshReverse(dir, destPort);
