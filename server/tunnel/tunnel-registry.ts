@@ -92,6 +92,7 @@ export class TunnelRegistry extends EventEmitter {
     let state: 'setup' | 'up' | 'ended' = 'setup';
     const detach = (why: string) => {
       if (state === 'ended') return;
+      clearTimeout(setup);
       const wasUp = state === 'up';
       state = 'ended';
       const fields = { tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why };
@@ -104,6 +105,14 @@ export class TunnelRegistry extends EventEmitter {
       this.log.warn(fields, 'connector connection ended');
       this.emit('change', info.tunnel);
     };
+    // a peer that upgrades and then says nothing would hold its socket for good
+    const setup = setTimeout(() => {
+      if (state !== 'setup') return;
+      detach(`no HTTP/2 settings within ${this.pingIntervalMs} ms`);
+      session.destroy();
+      transport.terminate();
+    }, this.pingIntervalMs);
+    setup.unref();
     session.on('error', (err) => {
       detach(`session error: ${err.message}`);
       session.destroy();
@@ -118,6 +127,7 @@ export class TunnelRegistry extends EventEmitter {
     });
     session.once('remoteSettings', () => {
       if (!transport.isOpen || state !== 'setup') return;
+      clearTimeout(setup);
       session.setLocalWindowSize(CONNECTION_WINDOW);
       state = 'up';
       let set = this.byTunnel.get(info.tunnel);

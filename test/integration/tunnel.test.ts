@@ -304,6 +304,19 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     await until('logged', () => ended() > before + 1);
   });
 
+  it('an upgrade that never starts HTTP/2 is cut after the ping interval, with a log line', async () => {
+    const token = reissue('office-1');
+    const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
+    if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+    r.socket.on('error', () => undefined);
+    r.socket.resume();
+    const started = Date.now();
+    await new Promise((res) => r.socket.once('close', res));
+    // the test stack pings every 1.5 s
+    expect(Date.now() - started).toBeLessThan(4000);
+    await until('logged', () => stack.logLines.some((l) => l.includes('no HTTP/2 settings within')));
+  });
+
   for (const transport of ['direct', 'websocket'] as const) {
     it(`a connector that stops reading is cut after one unanswered ping, with a log line (${transport})`, async () => {
       const token = reissue('office-1');
