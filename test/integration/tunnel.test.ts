@@ -464,21 +464,21 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const id = current()[0]!.id;
       const opened = await Promise.allSettled(Array.from({ length: 160 }, () => stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', port, 10_000)));
       const refused = opened.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
-      expect(refused).toEqual([]);
-      const streams = opened.map((o) => (o as PromiseFulfilledResult<{ stream: import('node:http2').ClientHttp2Stream }>).value.stream);
+      const streams = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value.stream] : []));
       const counts = streams.map(() => 0);
       const errors: string[] = [];
       streams.forEach((st, i) => {
         st.on('data', (d: Buffer) => (counts[i]! += d.length));
         st.on('error', (e) => errors.push(e.message));
       });
-      await new Promise((r) => setTimeout(r, 1500));
+      // every stream moves data (a slow CI machine gets longer than the 1.5 s this takes here)
+      await until('data on every stream', () => counts.every((c) => c > 0) || errors.length > 0, 15_000).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      const seen = { refused, errors: [...new Set(errors)], idle: counts.filter((c) => c === 0).length, connections: current().map((c) => c.id) };
       streams.forEach((st) => st.destroy());
+      expect(seen).toEqual({ refused: [], errors: [], idle: 0, connections: [id] });
       // the connector's side of each stream, and its desktop socket, go too
       await until('connector streams closed', () => connector.supervisor.activeStreams() === 0, 5000);
-      expect(errors).toEqual([]);
-      expect(counts.filter((c) => c === 0)).toHaveLength(0);
-      expect(current().map((c) => c.id)).toEqual([id]);
     } finally {
       await connector.stop();
       flood.close();
