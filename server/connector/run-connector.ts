@@ -13,7 +13,8 @@ import { startMetricsServer } from '../metrics/metrics-server.js';
 import type { Resolver } from './stream-handler.js';
 import { Supervisor } from './supervisor.js';
 import { TransportChoice } from './transport-choice.js';
-import { TunnelConnection, type ConnectionError } from './tunnel-connection.js';
+import type { ConnectionError } from './connection-error.js';
+import { TunnelConnection } from './tunnel-connection.js';
 
 export interface RunConnectorOptions {
   config: ConnectorConfig;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
 import type { MetricSet } from '../metrics/prometheus.js';
 import { Backoff, DEFAULT_BACKOFF, systemClock, type BackoffOptions, type Clock } from './backoff.js';
-import { ConnectionError } from './tunnel-connection.js';
+import type { ConnectionError } from './connection-error.js';
 
 /** The part of a connection the supervisor drives; a fake in unit tests. */
 export interface SupervisedConnection extends EventEmitter {

@@ -1,44 +1,61 @@
 import type { Logger } from '../log/logger.js';
 import type { TransportKind } from '../tunnel/tunnel-wire.js';
+import { systemClock, type Clock } from './backoff.js';
+import type { WebSocketWorth } from './upgrade-refusal.js';
 
 export type TransportMode = 'auto' | TransportKind;
 
+/** How long `auto` keeps to the WebSocket once it settled there, before it tries direct again. */
+export const SETTLED_FOR_MS = 60 * 60_000;
+
 /**
- * Which transport the connector's connections dial. `auto` dials direct; when a direct upgrade is
- * not answered (a reverse or inspecting proxy on the way passes only WebSocket upgrades) the same
- * attempt retries over a WebSocket, and once a WebSocket has worked where direct did not, every
- * connection uses it until the connector restarts. A WebSocket that fails too proves nothing (the
- * gateway may simply be down), so the next attempt tries direct again.
+ * Which transport the connector's connections dial. `auto` dials direct; when a direct upgrade
+ * fails the way a path passing only WebSocket upgrades makes it fail, the same attempt retries
+ * over a WebSocket. Once a WebSocket has worked where direct got an answer only such a path
+ * gives (`switch`), new connections use it for an hour, then try direct again: the path may
+ * have changed, and a wrong guess must not cost a connector its speed for good. A failure that
+ * a restarting gateway explains as well (`try`) retries over a WebSocket for that attempt only,
+ * and a WebSocket that fails too proves nothing (the gateway may simply be down).
  */
 export class TransportChoice {
-  private settled: TransportKind | undefined;
-  private trying = false;
+  private settledUntil = 0;
+  private trying: WebSocketWorth = 'no';
 
   constructor(
     readonly mode: TransportMode,
     private readonly log: Logger,
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
+
+  private settled(): boolean {
+    return this.clock.now() < this.settledUntil;
+  }
 
   current(): TransportKind {
     if (this.mode !== 'auto') return this.mode;
-    return this.settled ?? 'direct';
+    return this.settled() ? 'websocket' : 'direct';
   }
 
   /** After a failed direct upgrade: whether to retry it over a WebSocket now. */
-  tryWebSocket(why: string): boolean {
-    if (this.mode !== 'auto' || this.settled === 'websocket') return false;
-    if (!this.trying) this.log.warn({ why }, 'the direct tunnel upgrade was not answered; trying a WebSocket');
-    this.trying = true;
+  tryWebSocket(why: string, worth: Exclude<WebSocketWorth, 'no'>): boolean {
+    if (this.mode !== 'auto' || this.settled()) return false;
+    if (this.trying === 'no') this.log.warn({ why }, 'the direct tunnel upgrade failed; trying a WebSocket');
+    if (this.trying !== 'switch') this.trying = worth;
     return true;
   }
 
   /** A connection came up over `kind`. */
   worked(kind: TransportKind): void {
-    if (this.mode !== 'auto' || this.settled === kind) return;
-    if (kind === 'websocket' && this.trying) {
-      this.settled = 'websocket';
-      this.log.warn('the way to the gateway passes only WebSocket upgrades: using the WebSocket transport (slower) until the connector restarts');
+    if (this.mode !== 'auto') return;
+    if (kind === 'direct') {
+      this.trying = 'no';
+      return;
     }
-    if (kind === 'direct') this.trying = false;
+    const proven = this.trying === 'switch';
+    this.trying = 'no';
+    if (proven && !this.settled()) {
+      this.settledUntil = this.clock.now() + SETTLED_FOR_MS;
+      this.log.warn({ forMinutes: SETTLED_FOR_MS / 60_000 }, 'the way to the gateway passes only WebSocket upgrades: new connections use the WebSocket transport (slower) and try direct again later');
+    }
   }
 }

@@ -22,20 +22,11 @@ import {
   TUNNEL_UPGRADE,
   type TransportKind,
 } from '../tunnel/tunnel-wire.js';
+import { ConnectionError } from './connection-error.js';
 import { handleStream, type Resolver } from './stream-handler.js';
 import type { IngressRule } from './ingress.js';
 import type { TransportChoice } from './transport-choice.js';
-
-/** Why a connection ended: retryable errors are retried with backoff, permanent ones stop the connector. */
-export class ConnectionError extends Error {
-  constructor(
-    message: string,
-    readonly permanent: boolean,
-  ) {
-    super(message);
-    this.name = 'ConnectionError';
-  }
-}
+import { judgeAnswer, readAnswer, type WebSocketWorth } from './upgrade-refusal.js';
 
 export interface TunnelConnectionOptions {
   /** https://gateway/_drawbridge/tunnel (http:// only in tests). */
@@ -63,31 +54,12 @@ const zeroMask = (mask: Buffer) => void mask.fill(0);
 // encrypts every byte of every desktop); the gateway honours the client's order
 const TLS_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384'].join(':');
 
-/** The gateway's (or a proxy's) answer when it did not upgrade: permanent if the token was refused. */
-function refusal(res: IncomingMessage): Promise<ConnectionError> {
-  return new Promise((resolve) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => (body = (body + c).slice(0, 2000)));
-    res.on('end', () => {
-      let code = '';
-      try {
-        code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? '';
-      } catch {
-        /* not ours: a proxy or another server answered */
-      }
-      const status = res.statusCode ?? 0;
-      if (status === 401 || status === 403) {
-        return resolve(new ConnectionError(`the gateway refused this connector's token (${code || status}): it is wrong or the tunnel was revoked; create a new token with \`drawbridge tunnel create\``, true));
-      }
-      resolve(new ConnectionError(`the gateway answered HTTP ${status}${code ? ` (${code})` : ''}`, false));
-    });
-    res.on('error', () => resolve(new ConnectionError(`the gateway answered HTTP ${res.statusCode ?? 0}`, false)));
-  });
+/** Whether the socket under a request got as far as the gateway (connected, and TLS done if TLS). */
+function reachedGateway(req: ClientRequest): boolean {
+  const sock = req.socket as (Socket & { getProtocol?(): string | null }) | null;
+  if (!sock || sock.connecting || sock.destroyed) return false;
+  return !sock.getProtocol || /^TLS/.test(sock.getProtocol() ?? '');
 }
-
-/** A non-upgrade answer that a path passing only WebSocket upgrades would give (not a verdict on the token). */
-const worthWebSocket = (status: number) => status !== 401 && status !== 403 && status !== 429;
 
 /**
  * One outbound connection to the gateway carrying an HTTP/2 session in which this side is the
@@ -99,6 +71,7 @@ export class TunnelConnection extends EventEmitter {
   private pending: ClientRequest | WebSocket | undefined;
   private session: ServerHttp2Session | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  private setupTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private accepting = true;
   /** What the gateway said in its GOAWAY, if it said why it cut us. */
@@ -132,10 +105,10 @@ export class TunnelConnection extends EventEmitter {
     };
   }
 
-  /** The direct upgrade did not happen: on `auto`, try a WebSocket right away; otherwise give up this attempt. */
-  private directFailed(err: ConnectionError, worthTrying: boolean): void {
+  /** The direct upgrade did not happen: on `auto`, try a WebSocket right away if that may help; otherwise give up this attempt. */
+  private directFailed(err: ConnectionError, worth: WebSocketWorth): void {
     if (this.closed) return;
-    if (worthTrying && !err.permanent && this.opts.transport.tryWebSocket(err.message)) return this.dialWebSocket();
+    if (worth !== 'no' && !err.permanent && this.opts.transport.tryWebSocket(err.message, worth)) return this.dialWebSocket();
     this.finish(err);
   }
 
@@ -150,26 +123,37 @@ export class TunnelConnection extends EventEmitter {
       ...(opts.agent ? { agent: opts.agent } : {}),
     });
     this.pending = req;
-    const timer = setTimeout(() => req.destroy(new Error('ETIMEDOUT')), opts.handshakeTimeoutMs ?? 15_000);
+    const timeoutMs = opts.handshakeTimeoutMs ?? 15_000;
+    // a request that reached the gateway (or a proxy) and got no answer: some proxies hold an
+    // upgrade they do not know instead of refusing it
+    let heldAfterReaching = false;
+    const timer = setTimeout(() => {
+      heldAfterReaching = reachedGateway(req);
+      req.destroy(new Error(heldAfterReaching ? `no answer to the upgrade within ${timeoutMs} ms` : 'ETIMEDOUT'));
+    }, timeoutMs);
     let answered = false;
     req.on('response', (res) => {
       answered = true;
       clearTimeout(timer);
-      void refusal(res).then((err) => this.directFailed(err, worthWebSocket(res.statusCode ?? 0)));
+      void readAnswer(res).then((answer) => {
+        const verdict = judgeAnswer(answer);
+        this.directFailed(verdict.error, verdict.websocket);
+      });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (answered) return;
-      // hung up on, after the request went out: something on the way may not pass this upgrade
-      const hungUp = err.message === 'socket hang up';
-      this.directFailed(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false), hungUp);
+      // hung up on after the request went out: something on the way may not pass this upgrade,
+      // or the gateway is restarting; a WebSocket is worth one try either way
+      const ambiguous = heldAfterReaching || err.message === 'socket hang up';
+      this.directFailed(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false), ambiguous ? 'try' : 'no');
     });
     req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
       answered = true;
       clearTimeout(timer);
       if (String(res.headers.upgrade ?? '').toLowerCase() !== TUNNEL_UPGRADE) {
         socket.destroy();
-        return this.directFailed(new ConnectionError(`the gateway upgraded to "${String(res.headers.upgrade ?? '')}", not ${TUNNEL_UPGRADE}`, false), true);
+        return this.directFailed(new ConnectionError(`the gateway upgraded to "${String(res.headers.upgrade ?? '')}", not ${TUNNEL_UPGRADE}`, false), 'switch');
       }
       if (this.closed) return void socket.destroy();
       if (head.length) socket.unshift(head);
@@ -198,7 +182,7 @@ export class TunnelConnection extends EventEmitter {
     // the transport (and its duplex) must exist before the first message can arrive, or the
     // HTTP/2 preface is lost
     const transport = websocketTransport(ws);
-    ws.on('unexpected-response', (_req, res: IncomingMessage) => void refusal(res).then((err) => this.finish(err)));
+    ws.on('unexpected-response', (_req, res: IncomingMessage) => void readAnswer(res).then((answer) => this.finish(judgeAnswer(answer).error)));
     ws.on('error', (err: NodeJS.ErrnoException) => this.finish(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false)));
     ws.on('close', (code, reason) => {
       const text = reason.toString('utf8');
@@ -230,6 +214,9 @@ export class TunnelConnection extends EventEmitter {
     if (transport.kind === 'direct') transport.onClose(() => this.finish(this.goodbyeError() ?? new ConnectionError('the gateway closed the connection', false)));
     const session = performServerHandshake(transport.stream, { settings: HTTP2_SETTINGS, maxSessionMemory: SESSION_MEMORY_MB });
     this.session = session;
+    // upgraded, but HTTP/2 never starts (something on the way answered 101 and went quiet)
+    const setupMs = opts.handshakeTimeoutMs ?? 15_000;
+    this.setupTimer = setTimeout(() => this.finish(new ConnectionError(`the gateway sent no HTTP/2 settings within ${setupMs} ms of the upgrade`, false)), setupMs);
     session.on('goaway', (_code, _last, data?: Buffer) => (this.goodbye = readGoawayData(data) ?? this.goodbye));
     session.on('error', (err) => this.finish(this.goodbyeError() ?? new ConnectionError(`tunnel session error: ${err.message}`, false)));
     session.on('close', () => this.finish(this.goodbyeError() ?? new ConnectionError('tunnel session closed', false)));
@@ -239,6 +226,7 @@ export class TunnelConnection extends EventEmitter {
       handleStream(stream, headers, { rules: opts.rules, dialTimeoutMs: opts.dialTimeoutMs, log: opts.log, metrics: opts.metrics, resolve: opts.resolve, accepting: () => this.accepting });
     });
     session.once('remoteSettings', () => {
+      clearTimeout(this.setupTimer);
       session.setLocalWindowSize(CONNECTION_WINDOW);
       this.upSince = Date.now();
       opts.transport.worked(transport.kind);
@@ -285,6 +273,7 @@ export class TunnelConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pingTimer);
+    clearTimeout(this.setupTimer);
     this.opts.metrics.forget('drawbridge_connector_rtt_ms', { connection: String(this.opts.index) });
     this.session?.destroy();
     const transport = this.transport;

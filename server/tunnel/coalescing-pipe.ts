@@ -35,5 +35,10 @@ export function pipeCoalesced(from: Readable, to: Socket): void {
   from.once('end', () => {
     if (!to.destroyed && !to.writableEnded) to.end();
   });
-  to.once('close', () => from.off('data', onData));
+  to.once('close', () => {
+    from.off('data', onData);
+    // Paused for a socket that then closed (an ending socket emits no 'drain'), the stream would
+    // never reach its end and never close: read what is left to nowhere, as a closed socket would
+    if (!from.readableEnded) from.resume();
+  });
 }

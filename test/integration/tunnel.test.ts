@@ -1,3 +1,4 @@
+import { Duplex } from 'node:stream';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -279,29 +280,47 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     expect(stack.gateway.tunnels.registry.isUp('office-1')).toBe(false);
   });
 
-  it('garbage after the upgrade ends only that connection (both transports)', async () => {
+  it('garbage after the upgrade ends only that connection, at once, with the reason logged (both transports)', async () => {
     const noise = Buffer.from('this is not an HTTP/2 preface, just noise\r\n\r\n'.repeat(20));
-    const ended = () => stack.logLines.filter((l) => /connector connection (ended|failed before it was up)/.test(l)).length;
-    let token = reissue('office-1');
-    const before = ended();
-    const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
-    await new Promise((r) => ws.once('open', r));
-    const closed = new Promise((r) => ws.once('close', r));
-    ws.send(noise);
-    await closed;
-    await until('dropped', () => !stack.gateway.tunnels.registry.isUp('office-1'));
-    await until('logged', () => ended() > before);
-
-    token = reissue('office-1');
-    const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
-    if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
-    const gone = new Promise((res) => r.socket.once('close', res));
-    r.socket.on('error', () => undefined);
-    r.socket.resume();
-    r.socket.write(noise);
-    await gone;
-    await until('dropped', () => !stack.gateway.tunnels.registry.isUp('office-1'));
-    await until('logged', () => ended() > before + 1);
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 1 });
+    try {
+      await until('connected', () => current().length === 1);
+      const live = current()[0]!.id;
+      for (const transport of ['websocket', 'direct'] as const) {
+        const seen = stack.logLines.length;
+        let sock: { once(e: 'close', f: () => void): void };
+        let send: () => void;
+        if (transport === 'websocket') {
+          const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
+          await new Promise((r) => ws.once('open', r));
+          sock = ws;
+          send = () => ws.send(noise);
+        } else {
+          const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
+          if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+          r.socket.on('error', () => undefined);
+          r.socket.resume();
+          sock = r.socket;
+          send = () => r.socket.write(noise);
+        }
+        const closed = new Promise<void>((res) => sock.once('close', res));
+        const started = Date.now();
+        send();
+        await closed;
+        // cut by the garbage itself, well before the setup deadline (the test stack's 1.5 s ping interval)
+        expect(Date.now() - started).toBeLessThan(1000);
+        const line = await until('logged', () => stack.logLines.slice(seen).find((l) => l.includes('connector connection failed before it was up')));
+        const logged = JSON.parse(line) as { reason: string; transport: string };
+        expect(logged.transport).toBe(transport);
+        expect(logged.reason).not.toMatch(/no HTTP\/2 settings/);
+        expect(logged.reason).toMatch(/session error|closed/);
+        // the connector that speaks properly is untouched
+        expect(current().map((c) => c.id)).toEqual([live]);
+      }
+    } finally {
+      await connector.stop();
+    }
   });
 
   it('an upgrade that never starts HTTP/2 is cut after the ping interval, with a log line', async () => {
@@ -322,34 +341,44 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const token = reissue('office-1');
       const { performServerHandshake } = await import('node:http2');
       const headers = { authorization: `Bearer ${token}` };
-      let raw: { pause(): void; destroy(): void };
+      let underlying: Duplex;
       if (transport === 'websocket') {
-        const { websocketDuplex } = await import('../../server/tunnel/websocket-duplex.js');
         const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers, ca: stack.caPem });
+        const { websocketDuplex } = await import('../../server/tunnel/websocket-duplex.js');
         const duplex = websocketDuplex(ws);
         await new Promise((r) => ws.once('open', r));
         performServerHandshake(duplex).on('error', () => undefined);
-        raw = { pause: () => (ws as unknown as { _socket: { pause(): void } })._socket.pause(), destroy: () => ws.terminate() };
+        underlying = (ws as unknown as { _socket: Duplex })._socket;
       } else {
         const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, headers);
         if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
         r.socket.on('error', () => undefined);
-        // HTTP/2 would own the socket natively, out of pause()'s reach: so write the server's
-        // preface (an empty SETTINGS frame) by hand and then read nothing
-        r.socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
-        raw = r.socket;
+        // HTTP/2 given the socket itself would read it natively, out of pause()'s reach: so it
+        // gets a JavaScript stream that reads from the socket only while the socket flows
+        underlying = r.socket;
+        const sock = r.socket;
+        const relay = new Duplex({
+          read: () => void sock.resume(),
+          write: (chunk: Buffer, _enc, cb) => void sock.write(chunk, cb),
+        });
+        sock.on('data', (c: Buffer) => relay.push(c) || sock.pause());
+        performServerHandshake(relay).on('error', () => undefined);
       }
       const pingLogs = () => stack.logLines.filter((l) => l.includes('did not answer a ping')).length;
       const before = pingLogs();
       await until('attached', () => current().length === 1);
       expect(current()[0]!.transport).toBe(transport);
+      // a real HTTP/2 peer answers the pings: it stays for several intervals (the test stack pings every 1.5 s)
+      await new Promise((r) => setTimeout(r, 4000));
+      expect(current()).toHaveLength(1);
+      expect(current()[0]!.rttMs).toBeTypeOf('number');
       // stop reading: the gateway's pings (and anything else) go unanswered
-      raw.pause();
+      underlying.pause();
       const started = Date.now();
       await until('dropped', () => current().length === 0, 8000);
       expect(Date.now() - started).toBeLessThan(4000);
       expect(pingLogs()).toBeGreaterThan(before);
-      raw.destroy();
+      underlying.destroy();
     }, 20_000);
   }
 

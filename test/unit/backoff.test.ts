@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Backoff, type Clock } from '../../server/connector/backoff.js';
 import { Supervisor, type SupervisedConnection } from '../../server/connector/supervisor.js';
-import { ConnectionError } from '../../server/connector/tunnel-connection.js';
+import { ConnectionError } from '../../server/connector/connection-error.js';
 import { MetricSet } from '../../server/metrics/prometheus.js';
 
 /** A clock that moves only when the test says so. */
