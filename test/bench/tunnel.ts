@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MiB = 1024 * 1024;
-const RUNS = Number(process.env.BENCH_TUNNEL_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_TUNNEL_RUNS ?? 5);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -144,25 +144,53 @@ function cpuMsOfTrees(roots: number[]): number {
   return procs.filter((p) => inTree.has(p.pid)).reduce((n, p) => n + p.ms, 0);
 }
 
-async function throughputs(port: number, tunnelPids: number[]) {
-  const one: number[] = [];
-  const sixteen: number[] = [];
-  const cpu0 = cpuMsOfTrees(tunnelPids);
-  for (let r = 0; r < RUNS; r++) {
-    one.push(await throughput(port, 1, 256));
-    sixteen.push(await throughput(port, 16, 32));
-  }
-  // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
-  const cpuMsPerMB = tunnelPids.length ? round((cpuMsOfTrees(tunnelPids) - cpu0) / (RUNS * (256 + 16 * 32))) : undefined;
-  return { mbps1Stream: round(median(one)), mbps16Streams: round(median(sixteen)), tunnelCpuMsPerMB: cpuMsPerMB };
+interface Tunnel {
+  port: number;
+  /** Processes whose CPU counts as the tunnel's (with their descendants). */
+  pids: number[];
 }
 
-async function measure(port: number, tunnelPids: number[] = []) {
-  const t = await throughputs(port, tunnelPids);
+const SHAPES = [
+  [1, 256],
+  [16, 32],
+] as const;
+
+/**
+ * Throughput of each tunnel with 1 and 16 streams, taken in turns — tunnel A, then B, each shape,
+ * the order flipped every round — so that this shared machine's slow and fast moments fall on
+ * every tunnel alike. Measured one after the other, the baseline's own figure moved 2x between
+ * runs and the ratio with it.
+ */
+async function throughputsInTurns(tunnels: Tunnel[]) {
+  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], cpuMs: 0, mb: 0 }));
+  for (let r = 0; r < RUNS; r++) {
+    const order = tunnels.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const [streams, mib] of SHAPES) {
+      for (const i of order) {
+        const t = tunnels[i]!;
+        const cpu0 = t.pids.length ? cpuMsOfTrees(t.pids) : 0;
+        const mbps = await throughput(t.port, streams, mib);
+        const a = acc[i]!;
+        if (t.pids.length) a.cpuMs += cpuMsOfTrees(t.pids) - cpu0;
+        a.mb += streams * mib;
+        (streams === 1 ? a.one : a.sixteen).push(mbps);
+      }
+    }
+  }
+  return acc.map((a, i) => ({
+    mbps1Stream: round(median(a.one)),
+    mbps16Streams: round(median(a.sixteen)),
+    // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
+    tunnelCpuMsPerMB: tunnels[i]!.pids.length ? round(a.cpuMs / a.mb) : undefined,
+    runs: { mbps1Stream: a.one.map((x) => round(x, 0)), mbps16Streams: a.sixteen.map((x) => round(x, 0)) },
+  }));
+}
+
+async function latencies(port: number) {
   const rtt = await roundTrips(port, 2000);
   const setup = await setups(port, 200);
   return {
-    ...t,
     rtt64BytesUs: { p50: round(pct(rtt, 0.5), 1), p99: round(pct(rtt, 0.99), 1) },
     newStreamMs: { p50: round(pct(setup, 0.5), 3), p99: round(pct(setup, 0.99), 3) },
   };
@@ -265,11 +293,17 @@ export async function tunnelBench() {
       }
       return { ours: runs };
     }
-    const raw = await measure(destPort);
-    const ours = await measure(forwardPort, [gateway.pid!, connector.pid!]);
+    const [raw] = await throughputsInTurns([{ port: destPort, pids: [] }]);
+    const rawLatency = await latencies(destPort);
+
+    ssh = await startSshReverse(dir, destPort);
+    const sshUp = 'skipped' in ssh ? undefined : ssh;
+    const both = await throughputsInTurns([{ port: forwardPort, pids: [gateway.pid!, connector.pid!] }, ...(sshUp ? [{ port: sshUp.port, pids: sshUp.pids }] : [])]);
+    const ours = { ...both[0]!, ...(await latencies(forwardPort)) };
     gateway.send({ cmd: 'handoff', host: '127.0.0.1', port: destPort, n: 200 });
     const { times: handoff } = await nextMessage<{ times: number[] }>(gateway, (m) => 'times' in m);
     const oursFair = await fairness(forwardPort, 128, 3000);
+    const sshResult = sshUp ? { ...both[1]!, ...(await latencies(sshUp.port)), fairness128: await fairness(sshUp.port, 128, 3000) } : (ssh as { skipped: string });
 
     // the same connector on its fallback transport, for a path that passes only WebSocket upgrades
     connector.kill('SIGTERM');
@@ -277,20 +311,16 @@ export async function tunnelBench() {
     const viaWs = forkChild('tunnel-connector.js', { ...connectorEnv, BENCH_TRANSPORT: 'websocket' });
     children.push(viaWs);
     await nextMessage<{ up: number }>(viaWs, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
-    const oursWs = await throughputs(forwardPort, [gateway.pid!, viaWs.pid!]);
+    const [oursWs] = await throughputsInTurns([{ port: forwardPort, pids: [gateway.pid!, viaWs.pid!] }]);
 
-    ssh = await startSshReverse(dir, destPort);
-    const sshResult = 'skipped' in ssh ? ssh : await measure(ssh.port, ssh.pids);
-    const sshFair = 'skipped' in ssh ? undefined : await fairness(ssh.port, 128, 3000);
-
-    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50) };
+    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
     return {
-      note: 'loopback, every party its own process; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections); ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
-      rawTcp: raw,
+      note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections); ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
+      rawTcp: { ...raw, ...rawLatency },
       drawbridgeWebSocketTransport: oursWs,
       drawbridge: { ...ours, perDesktopSetupMs: { p50: round(pct(handoff, 0.5), 3), p99: round(pct(handoff, 0.99), 3), what: 'tunnel stream + one-shot handoff listener + guacd-side connect + first echo' }, fairness128: oursFair },
-      sshReverse: sshFair ? { ...sshResult, fairness128: sshFair } : sshResult,
-      ratios: { vsRawTcp: { throughput1Stream: round(ours.mbps1Stream / raw.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / raw.mbps16Streams) }, vsSshReverse: vsSsh },
+      sshReverse: sshResult,
+      ratios: { vsRawTcp: { throughput1Stream: round(ours.mbps1Stream / raw!.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / raw!.mbps16Streams) }, vsSshReverse: vsSsh },
       targets: {
         throughputAtLeastSsh: vsSsh ? vsSsh.throughput1Stream >= 1 && vsSsh.throughput16Streams >= 1 : 'not measured',
         newStreamP50Under2ms: ours.newStreamMs.p50 < 2,
