@@ -15,11 +15,14 @@ export const SETTLED_FOR_MS = 60 * 60_000;
  * gives (`switch`), new connections use it for an hour, then try direct again: the path may
  * have changed, and a wrong guess must not cost a connector its speed for good. A failure that
  * a restarting gateway explains as well (`try`) retries over a WebSocket for that attempt only,
- * and a WebSocket that fails too proves nothing (the gateway may simply be down).
+ * and a WebSocket that fails too proves nothing (the gateway may simply be down). Each
+ * connection says what its own failed direct attempt was worth when its WebSocket works: a
+ * shared flag would let one connection's `switch` be settled by another's lucky `try`.
  */
 export class TransportChoice {
   private settledUntil = 0;
-  private trying: WebSocketWorth = 'no';
+  /** Warned that direct failed and WebSocket is being tried, until direct works again. */
+  private warned = false;
 
   constructor(
     readonly mode: TransportMode,
@@ -37,23 +40,25 @@ export class TransportChoice {
   }
 
   /** After a failed direct upgrade: whether to retry it over a WebSocket now. */
-  tryWebSocket(why: string, worth: Exclude<WebSocketWorth, 'no'>): boolean {
+  tryWebSocket(why: string): boolean {
     if (this.mode !== 'auto' || this.settled()) return false;
-    if (this.trying === 'no') this.log.warn({ why }, 'the direct tunnel upgrade failed; trying a WebSocket');
-    if (this.trying !== 'switch') this.trying = worth;
+    if (!this.warned) this.log.warn({ why }, 'the direct tunnel upgrade failed; trying a WebSocket');
+    this.warned = true;
     return true;
   }
 
-  /** A connection came up over `kind`. */
-  worked(kind: TransportKind): void {
+  /**
+   * A connection came up over `kind`. `worth` is what that connection's own failed direct
+   * attempt earned (`no` when it dialled a WebSocket without trying direct first): only a
+   * `switch` moves new connections to the WebSocket.
+   */
+  worked(kind: TransportKind, worth: WebSocketWorth = 'no'): void {
     if (this.mode !== 'auto') return;
     if (kind === 'direct') {
-      this.trying = 'no';
+      this.warned = false;
       return;
     }
-    const proven = this.trying === 'switch';
-    this.trying = 'no';
-    if (proven && !this.settled()) {
+    if (worth === 'switch' && !this.settled()) {
       this.settledUntil = this.clock.now() + SETTLED_FOR_MS;
       this.log.warn({ forMinutes: SETTLED_FOR_MS / 60_000 }, 'the way to the gateway passes only WebSocket upgrades: new connections use the WebSocket transport (slower) and try direct again later');
     }

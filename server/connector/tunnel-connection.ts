@@ -79,6 +79,8 @@ export class TunnelConnection extends EventEmitter {
   upSince: number | undefined;
   rttMs: number | undefined;
   kind: TransportKind | undefined;
+  /** What this attempt's failed direct upgrade was worth, once it fell back to a WebSocket. */
+  private fallbackWorth: WebSocketWorth = 'no';
 
   constructor(private readonly opts: TunnelConnectionOptions) {
     super();
@@ -108,7 +110,10 @@ export class TunnelConnection extends EventEmitter {
   /** The direct upgrade did not happen: on `auto`, try a WebSocket right away if that may help; otherwise give up this attempt. */
   private directFailed(err: ConnectionError, worth: WebSocketWorth): void {
     if (this.closed) return;
-    if (worth !== 'no' && !err.permanent && this.opts.transport.tryWebSocket(err.message, worth)) return this.dialWebSocket();
+    if (worth !== 'no' && !err.permanent && this.opts.transport.tryWebSocket(err.message)) {
+      this.fallbackWorth = worth;
+      return this.dialWebSocket();
+    }
     this.finish(err);
   }
 
@@ -151,9 +156,11 @@ export class TunnelConnection extends EventEmitter {
     req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
       answered = true;
       clearTimeout(timer);
-      if (String(res.headers.upgrade ?? '').toLowerCase() !== TUNNEL_UPGRADE) {
+      const upgrade = String(res.headers.upgrade ?? '');
+      if (upgrade.toLowerCase() !== TUNNEL_UPGRADE) {
         socket.destroy();
-        return this.directFailed(new ConnectionError(`the gateway upgraded to "${String(res.headers.upgrade ?? '')}", not ${TUNNEL_UPGRADE}`, false), 'switch');
+        // whatever answered chose the header: bounded before it reaches the log
+        return this.directFailed(new ConnectionError(`the gateway upgraded to ${JSON.stringify(upgrade.slice(0, 60))}, not ${TUNNEL_UPGRADE}`, false), 'switch');
       }
       if (this.closed) return void socket.destroy();
       if (head.length) socket.unshift(head);
@@ -229,7 +236,7 @@ export class TunnelConnection extends EventEmitter {
       clearTimeout(this.setupTimer);
       session.setLocalWindowSize(CONNECTION_WINDOW);
       this.upSince = Date.now();
-      opts.transport.worked(transport.kind);
+      opts.transport.worked(transport.kind, this.fallbackWorth);
       this.startPings(session);
       this.emit('up');
     });

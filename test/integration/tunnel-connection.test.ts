@@ -1,12 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import type { ConnectionError } from '../../server/connector/connection-error.js';
 import { TransportChoice } from '../../server/connector/transport-choice.js';
 import { TunnelConnection } from '../../server/connector/tunnel-connection.js';
 import { MetricSet } from '../../server/metrics/prometheus.js';
-import { TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
+import { websocketTransport } from '../../server/tunnel/tunnel-transport.js';
+import { TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
 
 /**
  * One connector connection against fronts that misbehave in ways a real gateway never does but a
@@ -16,16 +19,19 @@ import { TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
 describe('a connector connection against a misbehaving front', () => {
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
+  const sessions: ClientHttp2Session[] = [];
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false) });
   afterEach(() => {
+    for (const s of sessions.splice(0)) s.destroy();
     for (const s of sockets) s.destroy();
     sockets.clear();
     for (const s of servers.splice(0)) s.close();
   });
 
-  async function front(onUpgrade: (kind: 'direct' | 'websocket', socket: Socket) => void, onRequest?: Parameters<typeof createServer>[1]): Promise<string> {
+  async function front(onUpgrade: (kind: 'direct' | 'websocket', socket: Socket, req: IncomingMessage) => void, onRequest?: Parameters<typeof createServer>[1]): Promise<string> {
     const server = createServer(onRequest ?? ((_q, res) => res.writeHead(404).end()));
     server.on('connection', (s: Socket) => (sockets.add(s), s.once('close', () => sockets.delete(s))));
-    server.on('upgrade', (req, socket: Socket) => onUpgrade(String(req.headers.upgrade).toLowerCase() === 'websocket' ? 'websocket' : 'direct', socket));
+    server.on('upgrade', (req, socket: Socket) => onUpgrade(String(req.headers.upgrade).toLowerCase() === 'websocket' ? 'websocket' : 'direct', socket, req));
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/_drawbridge/tunnel`;
@@ -39,7 +45,7 @@ describe('a connector connection against a misbehaving front', () => {
     const started = Date.now();
     const closed = new Promise<{ err: ConnectionError; ms: number }>((resolve) => conn.once('closed', (err: ConnectionError) => resolve({ err, ms: Date.now() - started })));
     conn.start();
-    return { closed, lines, choice };
+    return { conn, closed, lines, choice };
   }
 
   it('a 101 followed by silence ends the attempt at the setup deadline, retryable', async () => {
@@ -51,16 +57,47 @@ describe('a connector connection against a misbehaving front', () => {
     expect(ms).toBeLessThan(2000);
   });
 
-  it('an upgrade held unanswered once it reached the front is worth one WebSocket try, which settles nothing', async () => {
+  /** Answers a WebSocket upgrade the way the gateway does: accepts it and starts HTTP/2 over it as the client. */
+  function answerWebSocket(socket: Socket, req: IncomingMessage): void {
+    wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
+      const transport = websocketTransport(ws);
+      const session = http2Connect('http://front.invalid', { createConnection: () => transport.stream });
+      session.on('error', () => undefined);
+      sessions.push(session);
+    });
+  }
+
+  it('an upgrade held unanswered once it reached the front is worth one WebSocket try, and one that works settles nothing', async () => {
     const asked: string[] = [];
-    const url = await front((kind) => void asked.push(kind));
-    const { closed, lines, choice } = attempt(url);
-    const { err, ms } = await closed;
+    const url = await front((kind, socket, req) => {
+      asked.push(kind);
+      // the direct upgrade is held; the WebSocket is answered and HTTP/2 starts over it
+      if (kind === 'websocket') answerWebSocket(socket, req);
+    });
+    const { conn, closed, lines, choice } = attempt(url);
+    await new Promise<void>((resolve, reject) => (conn.once('up', resolve), conn.once('closed', reject)));
     expect(asked).toEqual(['direct', 'websocket']);
+    expect(conn.kind).toBe('websocket');
     expect(lines.some((l) => l.includes('trying a WebSocket') && l.includes('no answer to the upgrade within 400 ms'))).toBe(true);
-    expect(err.permanent).toBe(false);
-    expect(ms).toBeLessThan(3000);
+    // a restarting gateway holds or drops an upgrade too: the next connection dials direct again
     expect(choice.current()).toBe('direct');
+    expect(lines.some((l) => l.includes('passes only WebSocket upgrades'))).toBe(false);
+    conn.close();
+    await closed;
+  });
+
+  it('a proxy-shaped refusal whose WebSocket then works moves new connections to the WebSocket', async () => {
+    const url = await front((kind, socket, req) => {
+      if (kind === 'websocket') return answerWebSocket(socket, req);
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    const { conn, closed, lines, choice } = attempt(url);
+    await new Promise<void>((resolve, reject) => (conn.once('up', resolve), conn.once('closed', reject)));
+    expect(conn.kind).toBe('websocket');
+    expect(choice.current()).toBe('websocket');
+    expect(lines.some((l) => l.includes('passes only WebSocket upgrades'))).toBe(true);
+    conn.close();
+    await closed;
   });
 
   it('a 502 from the way to the gateway is retried later on the same transport, without a WebSocket try', async () => {

@@ -14,14 +14,16 @@ describe('TransportChoice', () => {
     const time = clock();
     const c = new TransportChoice('auto', quiet, time);
     expect(c.current()).toBe('direct');
-    expect(c.tryWebSocket('HTTP 400', 'switch')).toBe(true);
+    expect(c.tryWebSocket('HTTP 400')).toBe(true);
     // the retry is a WebSocket, but nothing is settled until it works
     expect(c.current()).toBe('direct');
-    c.worked('websocket');
+    c.worked('websocket', 'switch');
     expect(c.current()).toBe('websocket');
-    expect(c.tryWebSocket('again', 'switch')).toBe(false);
+    expect(c.tryWebSocket('again')).toBe(false);
     time.advance(SETTLED_FOR_MS - 1);
     expect(c.current()).toBe('websocket');
+    // a connection dialled over the WebSocket because it was settled does not extend the hour
+    c.worked('websocket');
     // the path may have changed: direct gets another chance
     time.advance(1);
     expect(c.current()).toBe('direct');
@@ -31,21 +33,29 @@ describe('TransportChoice', () => {
 
   it('an ambiguous failure (hang-up, held upgrade) tries a WebSocket for that attempt only', () => {
     const c = new TransportChoice('auto', quiet, clock());
-    expect(c.tryWebSocket('socket hang up', 'try')).toBe(true);
-    c.worked('websocket');
+    expect(c.tryWebSocket('socket hang up')).toBe(true);
+    c.worked('websocket', 'try');
     // a restarting gateway hangs up too: one lucky WebSocket does not move the connector off direct
     expect(c.current()).toBe('direct');
-    // a proxy-shaped answer later, from another connection, still counts
-    expect(c.tryWebSocket('socket hang up', 'try')).toBe(true);
-    expect(c.tryWebSocket('HTTP 426', 'switch')).toBe(true);
-    expect(c.tryWebSocket('socket hang up', 'try')).toBe(true);
-    c.worked('websocket');
+    // a proxy-shaped answer on another connection still counts once its own WebSocket works
+    expect(c.tryWebSocket('HTTP 426')).toBe(true);
+    c.worked('websocket', 'switch');
     expect(c.current()).toBe('websocket');
+  });
+
+  it("one connection's proxy-shaped refusal is not settled by another connection's lucky try", () => {
+    const c = new TransportChoice('auto', quiet, clock());
+    // connection 0: proxy-shaped refusal, and its WebSocket fails too (the gateway may be down)
+    expect(c.tryWebSocket('HTTP 400')).toBe(true);
+    // connection 1, later: a hang-up, and its WebSocket works
+    expect(c.tryWebSocket('socket hang up')).toBe(true);
+    c.worked('websocket', 'try');
+    expect(c.current()).toBe('direct');
   });
 
   it('a WebSocket that fails too settles nothing: the next attempt dials direct again', () => {
     const c = new TransportChoice('auto', quiet, clock());
-    expect(c.tryWebSocket('HTTP 400', 'switch')).toBe(true);
+    expect(c.tryWebSocket('HTTP 400')).toBe(true);
     // (the WebSocket attempt failed as well: the gateway may simply be down)
     expect(c.current()).toBe('direct');
     c.worked('direct');
@@ -56,11 +66,11 @@ describe('TransportChoice', () => {
 
   it('a fixed transport never changes', () => {
     const d = new TransportChoice('direct', quiet);
-    expect(d.tryWebSocket('HTTP 400', 'switch')).toBe(false);
+    expect(d.tryWebSocket('HTTP 400')).toBe(false);
     expect(d.current()).toBe('direct');
     const w = new TransportChoice('websocket', quiet);
     expect(w.current()).toBe('websocket');
-    w.worked('websocket');
+    w.worked('websocket', 'switch');
     expect(w.current()).toBe('websocket');
   });
 });
