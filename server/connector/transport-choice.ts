@@ -52,7 +52,7 @@ export class TransportChoice {
    * attempt earned (`no` when it dialled a WebSocket without trying direct first): only a
    * `switch` moves new connections to the WebSocket.
    */
-  worked(kind: TransportKind, worth: WebSocketWorth = 'no'): void {
+  worked(kind: TransportKind, worth: WebSocketWorth): void {
     if (this.mode !== 'auto') return;
     if (kind === 'direct') {
       this.warned = false;

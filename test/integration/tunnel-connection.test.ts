@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ConnectionError } from '../../server/connector/connection-error.js';
 import { TransportChoice } from '../../server/connector/transport-choice.js';
@@ -27,6 +27,7 @@ describe('a connector connection against a misbehaving front', () => {
     sockets.clear();
     for (const s of servers.splice(0)) s.close();
   });
+  afterAll(() => wss.close());
 
   async function front(onUpgrade: (kind: 'direct' | 'websocket', socket: Socket, req: IncomingMessage) => void, onRequest?: Parameters<typeof createServer>[1]): Promise<string> {
     const server = createServer(onRequest ?? ((_q, res) => res.writeHead(404).end()));
@@ -37,10 +38,10 @@ describe('a connector connection against a misbehaving front', () => {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/_drawbridge/tunnel`;
   }
 
-  function attempt(url: string, mode: 'auto' | 'direct' = 'auto') {
-    const lines: string[] = [];
+  function attempt(url: string, mode: 'auto' | 'direct' = 'auto', shared?: { choice: TransportChoice; lines: string[] }) {
+    const lines = shared?.lines ?? [];
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
-    const choice = new TransportChoice(mode, log);
+    const choice = shared?.choice ?? new TransportChoice(mode, log);
     const conn = new TunnelConnection({ url, token: 'dbt1_x', index: 0, connectorId: 'test', version: 'test', transport: choice, rules: [], dialTimeoutMs: 1000, handshakeTimeoutMs: 400, log, metrics: new MetricSet() });
     const started = Date.now();
     const closed = new Promise<{ err: ConnectionError; ms: number }>((resolve) => conn.once('closed', (err: ConnectionError) => resolve({ err, ms: Date.now() - started })));
@@ -84,6 +85,35 @@ describe('a connector connection against a misbehaving front', () => {
     expect(lines.some((l) => l.includes('passes only WebSocket upgrades'))).toBe(false);
     conn.close();
     await closed;
+  });
+
+  it('an upgrade held unanswered, then a WebSocket that fails too, ends the attempt in bounded time, retryable', async () => {
+    const asked: string[] = [];
+    const url = await front((kind) => void asked.push(kind));
+    const { closed, choice } = attempt(url);
+    const { err, ms } = await closed;
+    expect(asked).toEqual(['direct', 'websocket']);
+    expect(err.permanent).toBe(false);
+    expect(ms).toBeLessThan(3000);
+    expect(choice.current()).toBe('direct');
+  });
+
+  it("one connection's proxy-shaped refusal is not settled by another connection's lucky try", async () => {
+    // connection 0: a 400 to direct, and its WebSocket is refused as well (the gateway may be down)
+    const first = await front((kind, socket) => {
+      socket.end(kind === 'direct' ? 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' : 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    const zero = attempt(first);
+    const { err } = await zero.closed;
+    expect(err.message).toBe('the gateway answered HTTP 503');
+    // connection 1, sharing the connector's choice: hung up on, and its WebSocket works
+    const second = await front((kind, socket, req) => (kind === 'websocket' ? answerWebSocket(socket, req) : socket.destroy()));
+    const one = attempt(second, 'auto', zero);
+    await new Promise<void>((resolve, reject) => (one.conn.once('up', resolve), one.conn.once('closed', reject)));
+    expect(one.conn.kind).toBe('websocket');
+    expect(zero.choice.current()).toBe('direct');
+    one.conn.close();
+    await one.closed;
   });
 
   it('a proxy-shaped refusal whose WebSocket then works moves new connections to the WebSocket', async () => {

@@ -23,11 +23,11 @@ describe('TransportChoice', () => {
     time.advance(SETTLED_FOR_MS - 1);
     expect(c.current()).toBe('websocket');
     // a connection dialled over the WebSocket because it was settled does not extend the hour
-    c.worked('websocket');
+    c.worked('websocket', 'no');
     // the path may have changed: direct gets another chance
     time.advance(1);
     expect(c.current()).toBe('direct');
-    c.worked('direct');
+    c.worked('direct', 'no');
     expect(c.current()).toBe('direct');
   });
 
@@ -43,23 +43,13 @@ describe('TransportChoice', () => {
     expect(c.current()).toBe('websocket');
   });
 
-  it("one connection's proxy-shaped refusal is not settled by another connection's lucky try", () => {
-    const c = new TransportChoice('auto', quiet, clock());
-    // connection 0: proxy-shaped refusal, and its WebSocket fails too (the gateway may be down)
-    expect(c.tryWebSocket('HTTP 400')).toBe(true);
-    // connection 1, later: a hang-up, and its WebSocket works
-    expect(c.tryWebSocket('socket hang up')).toBe(true);
-    c.worked('websocket', 'try');
-    expect(c.current()).toBe('direct');
-  });
-
   it('a WebSocket that fails too settles nothing: the next attempt dials direct again', () => {
     const c = new TransportChoice('auto', quiet, clock());
     expect(c.tryWebSocket('HTTP 400')).toBe(true);
     // (the WebSocket attempt failed as well: the gateway may simply be down)
     expect(c.current()).toBe('direct');
-    c.worked('direct');
-    c.worked('websocket');
+    c.worked('direct', 'no');
+    c.worked('websocket', 'no');
     // a WebSocket that comes up while direct works too is not a reason to switch
     expect(c.current()).toBe('direct');
   });
