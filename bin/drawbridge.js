@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
+// (the flag: server/runtime/heap-floor.ts says why; started as `node bin/drawbridge.js`, give it to node)
 // The published entry runs the compiled CLI; a source checkout without a build runs the
 // TypeScript through tsx so `npx drawbridge` works straight after `npm ci`.
 import { existsSync } from 'node:fs';

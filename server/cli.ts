@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { HEAP_FLOOR_FLAG, heapFloorMissing } from './runtime/heap-floor.js';
 
 /**
  * `drawbridge` — one CLI for the gateway, the demo and admin tasks. Output meant for a person goes
@@ -27,6 +28,11 @@ function onSignals(close: () => Promise<void>): void {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
+/** Started some other way than bin/drawbridge.js: works, but bulk traffic costs more CPU (runtime/heap-floor). */
+function noteHeapFloor(log: Logger): void {
+  if (heapFloorMissing()) log.info({ flag: HEAP_FLOOR_FLAG }, `node was started without ${HEAP_FLOOR_FLAG}: bulk desktop traffic costs about a quarter more CPU; run bin/drawbridge.js directly or pass the flag to node`);
+}
+
 /** A gateway config for a command; a bad one exits 2 with every problem and its path. */
 function gatewayConfig(file: string) {
   try {
@@ -43,6 +49,7 @@ program
   .requiredOption('-c, --config <file>', 'YAML config file')
   .action(async (opts: { config: string }) => {
     const log = createLogger();
+    noteHeapFloor(log);
     try {
       const config = loadConfigFile(opts.config);
       const { startGateway } = await import('./gateway.js');
@@ -148,7 +155,9 @@ connectorCmd
   .option('--token-file <file>', 'file holding the connector token (default: $DRAWBRIDGE_TUNNEL_TOKEN)')
   .action(async (opts: { config: string; tokenFile?: string }) => {
     const { connectorRun } = await import('./connector/connector-cli.js');
-    await connectorRun(opts, createLogger(), fail);
+    const log = createLogger();
+    noteHeapFloor(log);
+    await connectorRun(opts, log, fail);
   });
 connectorCmd
   .command('check')

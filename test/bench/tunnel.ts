@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { HEAP_FLOOR_FLAG } from '../../server/runtime/heap-floor.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MiB = 1024 * 1024;
@@ -22,8 +23,13 @@ const median = (xs: number[]) => {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-function forkChild(file: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return fork(path.join(here, file), [], { env: { ...process.env, ...env }, execArgv: process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Node flags of the gateway and connector as bin/drawbridge.js starts them, plus BENCH_CHILD_ARGS (profiling). */
+function nodeFlags(heapFloor = true): string[] {
+  return [...(heapFloor ? [HEAP_FLOOR_FLAG] : []), ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : [])];
+}
+
+function forkChild(file: string, env: NodeJS.ProcessEnv, execArgv = nodeFlags()): ChildProcess {
+  return fork(path.join(here, file), [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 function nextMessage<T>(p: ChildProcess, pred: (m: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
@@ -260,15 +266,22 @@ export async function tunnelBench() {
     children.push(dest);
     const { port: destPort } = await nextMessage<{ port: number }>(dest);
 
-    const gateway = forkChild('tunnel-gateway.js', { BENCH_DIR: dir });
-    children.push(gateway);
-    const gw = await nextMessage<{ port: number; caFile: string; token: string }>(gateway, (m) => 'token' in m);
-    const connectorEnv = { BENCH_GATEWAY: `https://127.0.0.1:${gw.port}`, BENCH_CA: gw.caFile, BENCH_TOKEN: gw.token, BENCH_DEST_PORT: String(destPort) };
-    const connector = forkChild('tunnel-connector.js', connectorEnv);
-    children.push(connector);
-    await nextMessage<{ up: number }>(connector, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
-    gateway.send({ cmd: 'forward', host: '127.0.0.1', port: destPort });
-    const { forwardPort } = await nextMessage<{ forwardPort: number }>(gateway, (m) => 'forwardPort' in m);
+    /** A gateway and a connector in their own processes, with a forwarding listener to the destination. */
+    const startOurs = async (stateDir: string, execArgv: string[]) => {
+      mkdirSync(stateDir, { recursive: true });
+      const gateway = forkChild('tunnel-gateway.js', { BENCH_DIR: stateDir }, execArgv);
+      children.push(gateway);
+      const gw = await nextMessage<{ port: number; caFile: string; token: string }>(gateway, (m) => 'token' in m);
+      const connectorEnv = { BENCH_GATEWAY: `https://127.0.0.1:${gw.port}`, BENCH_CA: gw.caFile, BENCH_TOKEN: gw.token, BENCH_DEST_PORT: String(destPort) };
+      const connector = forkChild('tunnel-connector.js', connectorEnv, execArgv);
+      children.push(connector);
+      await nextMessage<{ up: number }>(connector, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
+      gateway.send({ cmd: 'forward', host: '127.0.0.1', port: destPort });
+      const { forwardPort } = await nextMessage<{ forwardPort: number }>(gateway, (m) => 'forwardPort' in m);
+      return { gateway, connector, connectorEnv, forwardPort };
+    };
+    // BENCH_HEAP_FLOOR=0: ours as `node bin/drawbridge.js` without the flag runs it, for profiling
+    const { gateway, connector, connectorEnv, forwardPort } = await startOurs(dir, nodeFlags(process.env.BENCH_HEAP_FLOOR !== '0'));
 
     // profiling aid: BENCH_TUNNEL_ONLY_OURS=1 measures our throughput alone and stops
     if (process.env.BENCH_TUNNEL_ONLY_OURS === '1') {
@@ -298,12 +311,20 @@ export async function tunnelBench() {
 
     ssh = await startSshReverse(dir, destPort);
     const sshUp = 'skipped' in ssh ? undefined : ssh;
-    const both = await throughputsInTurns([{ port: forwardPort, pids: [gateway.pid!, connector.pid!] }, ...(sshUp ? [{ port: sshUp.port, pids: sshUp.pids }] : [])]);
-    const ours = { ...both[0]!, ...(await latencies(forwardPort)) };
+    // the same code started without the heap floor (runtime/heap-floor.ts), taken in the same turns
+    const noFloor = await startOurs(path.join(dir, 'no-floor'), nodeFlags(false));
+    const [oursTp, oursNoFloor, sshTp] = await throughputsInTurns([
+      { port: forwardPort, pids: [gateway.pid!, connector.pid!] },
+      { port: noFloor.forwardPort, pids: [noFloor.gateway.pid!, noFloor.connector.pid!] },
+      ...(sshUp ? [{ port: sshUp.port, pids: sshUp.pids }] : []),
+    ]);
+    noFloor.connector.kill('SIGTERM');
+    noFloor.gateway.kill('SIGTERM');
+    const ours = { ...oursTp!, ...(await latencies(forwardPort)) };
     gateway.send({ cmd: 'handoff', host: '127.0.0.1', port: destPort, n: 200 });
     const { times: handoff } = await nextMessage<{ times: number[] }>(gateway, (m) => 'times' in m);
     const oursFair = await fairness(forwardPort, 128, 3000);
-    const sshResult = sshUp ? { ...both[1]!, ...(await latencies(sshUp.port)), fairness128: await fairness(sshUp.port, 128, 3000) } : (ssh as { skipped: string });
+    const sshResult = sshUp ? { ...sshTp!, ...(await latencies(sshUp.port)), fairness128: await fairness(sshUp.port, 128, 3000) } : (ssh as { skipped: string });
 
     // the same connector on its fallback transport, for a path that passes only WebSocket upgrades
     connector.kill('SIGTERM');
@@ -315,9 +336,10 @@ export async function tunnelBench() {
 
     const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
     return {
-      note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections); ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
+      note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections), node started as bin/drawbridge.js starts it (heap floor); drawbridgeWithoutHeapFloor = the same without that flag, taken in the same turns; ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
       rawTcp: { ...raw, ...rawLatency },
       drawbridgeWebSocketTransport: oursWs,
+      drawbridgeWithoutHeapFloor: { ...oursNoFloor!, vsWithFloor: { throughput1Stream: round(oursNoFloor!.mbps1Stream / ours.mbps1Stream), throughput16Streams: round(oursNoFloor!.mbps16Streams / ours.mbps16Streams), tunnelCpuPerMB: round(oursNoFloor!.tunnelCpuMsPerMB! / ours.tunnelCpuMsPerMB!) } },
       drawbridge: { ...ours, perDesktopSetupMs: { p50: round(pct(handoff, 0.5), 3), p99: round(pct(handoff, 0.99), 3), what: 'tunnel stream + one-shot handoff listener + guacd-side connect + first echo' }, fairness128: oursFair },
       sshReverse: sshResult,
       ratios: { vsRawTcp: { throughput1Stream: round(ours.mbps1Stream / raw!.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / raw!.mbps16Streams) }, vsSshReverse: vsSsh },
