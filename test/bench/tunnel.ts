@@ -262,7 +262,7 @@ export async function tunnelBench() {
   const children: ChildProcess[] = [];
   let ssh: Awaited<ReturnType<typeof startSshReverse>> | undefined;
   try {
-    const dest = forkChild('tunnel-dest.js', {});
+    const dest = forkChild('tunnel-dest.js', {}, nodeFlags(false));
     children.push(dest);
     const { port: destPort } = await nextMessage<{ port: number }>(dest);
 
@@ -280,8 +280,9 @@ export async function tunnelBench() {
       const { forwardPort } = await nextMessage<{ forwardPort: number }>(gateway, (m) => 'forwardPort' in m);
       return { gateway, connector, connectorEnv, forwardPort };
     };
-    // BENCH_HEAP_FLOOR=0: ours as `node bin/drawbridge.js` without the flag runs it, for profiling
-    const { gateway, connector, connectorEnv, forwardPort } = await startOurs(dir, nodeFlags(process.env.BENCH_HEAP_FLOOR !== '0'));
+    // BENCH_HEAP_FLOOR=0 (with BENCH_TUNNEL_ONLY_OURS=1): ours without the floor, for profiling
+    const floor = process.env.BENCH_TUNNEL_ONLY_OURS !== '1' || process.env.BENCH_HEAP_FLOOR !== '0';
+    const { gateway, connector, connectorEnv, forwardPort } = await startOurs(dir, nodeFlags(floor));
 
     // profiling aid: BENCH_TUNNEL_ONLY_OURS=1 measures our throughput alone and stops
     if (process.env.BENCH_TUNNEL_ONLY_OURS === '1') {

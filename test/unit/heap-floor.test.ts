@@ -5,13 +5,11 @@ import { HEAP_FLOOR_FLAG, heapFloorMissing } from '../../server/runtime/heap-flo
 const read = (f: string) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8');
 
 describe('the heap floor flag', () => {
-  it('every way the product starts node gives it', () => {
-    expect(read('bin/drawbridge.js').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${HEAP_FLOOR_FLAG}`);
+  it('every way the product starts a long-running node gives it (the bin cannot: busybox env has no -S)', () => {
     expect(read('server/Dockerfile')).toContain(`ENTRYPOINT ["node", "${HEAP_FLOOR_FLAG}", "bin/drawbridge.js"]`);
     expect(JSON.parse(read('package.json')).scripts.start).toContain(`node ${HEAP_FLOOR_FLAG} bin/drawbridge.js`);
     expect(read('server/connector/examples/drawbridge-connector.xml')).toContain(`<arguments>${HEAP_FLOOR_FLAG} "C:\\Program Files\\Drawbridge\\bin\\drawbridge.js"`);
-    // the systemd unit runs the installed bin, whose first line gives it
-    expect(read('server/connector/examples/drawbridge-connector.service')).toMatch(/ExecStart=\/usr\/bin\/drawbridge connector run/);
+    expect(read('server/connector/examples/drawbridge-connector.service')).toContain(`ExecStart=/usr/bin/env node ${HEAP_FLOOR_FLAG} /usr/bin/drawbridge connector run`);
   });
 
   it('is noticed when missing, in either spelling', () => {
