@@ -28,9 +28,9 @@ function onSignals(close: () => Promise<void>): void {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-/** Started some other way than bin/drawbridge.js: works, but bulk traffic costs more CPU (runtime/heap-floor). */
+/** Started without the heap floor (npx, or node by hand): it works, but bulk traffic costs more CPU (runtime/heap-floor). */
 function noteHeapFloor(log: Logger): void {
-  if (heapFloorMissing()) log.info({ flag: HEAP_FLOOR_FLAG }, `node was started without ${HEAP_FLOOR_FLAG}: bulk desktop traffic costs about a quarter more CPU; run bin/drawbridge.js directly or pass the flag to node`);
+  if (heapFloorMissing()) log.info({ flag: HEAP_FLOOR_FLAG }, `node was started without ${HEAP_FLOOR_FLAG}: bulk desktop traffic costs about a quarter more CPU; start it as node ${HEAP_FLOOR_FLAG} bin/drawbridge.js …`);
 }
 
 /** A gateway config for a command; a bad one exits 2 with every problem and its path. */

@@ -23,7 +23,7 @@ const median = (xs: number[]) => {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Node flags of the gateway and connector as bin/drawbridge.js starts them, plus BENCH_CHILD_ARGS (profiling). */
+/** Node flags of the gateway and connector as the Dockerfile and the service examples give them, plus BENCH_CHILD_ARGS (profiling). */
 function nodeFlags(heapFloor = true): string[] {
   return [...(heapFloor ? [HEAP_FLOOR_FLAG] : []), ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : [])];
 }
@@ -337,7 +337,7 @@ export async function tunnelBench() {
 
     const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
     return {
-      note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections), node started as bin/drawbridge.js starts it (heap floor); drawbridgeWithoutHeapFloor = the same without that flag, taken in the same turns; ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
+      note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections), node started as the Dockerfile and service examples start it (heap floor); drawbridgeWithoutHeapFloor = the same without that flag, taken in the same turns; ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
       rawTcp: { ...raw, ...rawLatency },
       drawbridgeWebSocketTransport: oursWs,
       drawbridgeWithoutHeapFloor: { ...oursNoFloor!, vsWithFloor: { throughput1Stream: round(oursNoFloor!.mbps1Stream / ours.mbps1Stream), throughput16Streams: round(oursNoFloor!.mbps16Streams / ours.mbps16Streams), tunnelCpuPerMB: round(oursNoFloor!.tunnelCpuMsPerMB! / ours.tunnelCpuMsPerMB!) } },
