@@ -49,6 +49,9 @@ describe('a connector connection against a misbehaving front', () => {
     return { conn, closed, lines, choice };
   }
 
+  /** Until the connection is up; fails the test if it closes first. */
+  const up = (conn: TunnelConnection) => new Promise<void>((resolve, reject) => (conn.once('up', resolve), conn.once('closed', reject)));
+
   it('a 101 followed by silence ends the attempt at the setup deadline, retryable', async () => {
     const url = await front((_k, socket) => socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`));
     const { closed } = attempt(url, 'direct');
@@ -76,7 +79,7 @@ describe('a connector connection against a misbehaving front', () => {
       if (kind === 'websocket') answerWebSocket(socket, req);
     });
     const { conn, closed, lines, choice } = attempt(url);
-    await new Promise<void>((resolve, reject) => (conn.once('up', resolve), conn.once('closed', reject)));
+    await up(conn);
     expect(asked).toEqual(['direct', 'websocket']);
     expect(conn.kind).toBe('websocket');
     expect(lines.some((l) => l.includes('trying a WebSocket') && l.includes('no answer to the upgrade within 400 ms'))).toBe(true);
@@ -109,7 +112,7 @@ describe('a connector connection against a misbehaving front', () => {
     // connection 1, sharing the connector's choice: hung up on, and its WebSocket works
     const second = await front((kind, socket, req) => (kind === 'websocket' ? answerWebSocket(socket, req) : socket.destroy()));
     const one = attempt(second, 'auto', zero);
-    await new Promise<void>((resolve, reject) => (one.conn.once('up', resolve), one.conn.once('closed', reject)));
+    await up(one.conn);
     expect(one.conn.kind).toBe('websocket');
     expect(zero.choice.current()).toBe('direct');
     one.conn.close();
@@ -122,7 +125,7 @@ describe('a connector connection against a misbehaving front', () => {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
     const { conn, closed, lines, choice } = attempt(url);
-    await new Promise<void>((resolve, reject) => (conn.once('up', resolve), conn.once('closed', reject)));
+    await up(conn);
     expect(conn.kind).toBe('websocket');
     expect(choice.current()).toBe('websocket');
     expect(lines.some((l) => l.includes('passes only WebSocket upgrades'))).toBe(true);
