@@ -128,8 +128,8 @@ async function fairness(port: number, streams: number, ms: number) {
   return { streams, seconds: ms / 1000, totalMBps: round((avg * streams) / MiB / (ms / 1000)), minShareOfAverage: round(Math.min(...snapshot) / avg, 3), maxShareOfAverage: round(Math.max(...snapshot) / avg, 3) };
 }
 
-/** CPU time (ms) used so far by these processes and all their descendants (sshd forks per session). */
-function cpuMsOfTrees(roots: number[]): number {
+/** These processes and all their descendants (sshd forks per session). */
+function trees(roots: number[]): { pid: number; ms: number }[] {
   const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
     try {
       const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -147,13 +147,32 @@ function cpuMsOfTrees(roots: number[]): number {
       grew = true;
     }
   }
-  return procs.filter((p) => inTree.has(p.pid)).reduce((n, p) => n + p.ms, 0);
+  return procs.filter((p) => inTree.has(p.pid));
+}
+
+/** CPU time (ms) used so far by these processes and all their descendants. */
+function cpuMsOfTrees(roots: number[]): number {
+  return trees(roots).reduce((n, p) => n + p.ms, 0);
+}
+
+/** The largest resident set any process of these trees has had (VmHWM), in MB. */
+function peakRssMB(roots: number[]): number {
+  const kB = trees(roots).map((p) => {
+    try {
+      return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  });
+  return round(Math.max(0, ...kB) / 1024, 0);
 }
 
 interface Tunnel {
   port: number;
   /** Processes whose CPU counts as the tunnel's (with their descendants). */
   pids: number[];
+  /** The same processes by role (gateway, connector; sshd, ssh client), to tell where the CPU goes. */
+  roles?: Record<string, number[]>;
 }
 
 const SHAPES = [
@@ -168,7 +187,7 @@ const SHAPES = [
  * runs and the ratio with it.
  */
 async function throughputsInTurns(tunnels: Tunnel[]) {
-  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], cpuMs: 0, mb: 0 }));
+  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], cpuMs: 0, mb: 0, roleMs: {} as Record<string, number> }));
   for (let r = 0; r < RUNS; r++) {
     const order = tunnels.map((_, i) => i);
     if (r % 2) order.reverse();
@@ -176,9 +195,11 @@ async function throughputsInTurns(tunnels: Tunnel[]) {
       for (const i of order) {
         const t = tunnels[i]!;
         const cpu0 = t.pids.length ? cpuMsOfTrees(t.pids) : 0;
+        const role0 = Object.entries(t.roles ?? {}).map(([role, pids]) => [role, cpuMsOfTrees(pids)] as const);
         const mbps = await throughput(t.port, streams, mib);
         const a = acc[i]!;
         if (t.pids.length) a.cpuMs += cpuMsOfTrees(t.pids) - cpu0;
+        for (const [role, ms] of role0) a.roleMs[role] = (a.roleMs[role] ?? 0) + cpuMsOfTrees(t.roles![role]!) - ms;
         a.mb += streams * mib;
         (streams === 1 ? a.one : a.sixteen).push(mbps);
       }
@@ -189,6 +210,7 @@ async function throughputsInTurns(tunnels: Tunnel[]) {
     mbps16Streams: round(median(a.sixteen)),
     // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
     tunnelCpuMsPerMB: tunnels[i]!.pids.length ? round(a.cpuMs / a.mb) : undefined,
+    cpuMsPerMBByRole: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.roleMs).map(([role, ms]) => [role, round(ms / a.mb)])) : undefined,
     runs: { mbps1Stream: a.one.map((x) => round(x, 0)), mbps16Streams: a.sixteen.map((x) => round(x, 0)) },
   }));
 }
@@ -216,7 +238,7 @@ async function listening(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; pids: number[]; close(): void } | { skipped: string }> {
+async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; pids: number[]; roles: Record<string, number[]>; close(): void } | { skipped: string }> {
   if (spawnSync('sh', ['-c', 'command -v ssh && test -x /usr/sbin/sshd']).status !== 0) return { skipped: 'OpenSSH server not installed (apt-get install openssh-server openssh-client)' };
   const ssh = path.join(dir, 'ssh');
   mkdirSync(ssh, { mode: 0o700 });
@@ -250,6 +272,7 @@ async function startSshReverse(dir: string, destPort: number): Promise<{ port: n
   return {
     port,
     pids: [client.pid!, sshd.pid!],
+    roles: { sshd: [sshd.pid!], sshClient: [client.pid!] },
     close() {
       client.kill('SIGKILL');
       sshd.kill('SIGKILL');
@@ -315,17 +338,20 @@ export async function tunnelBench() {
     // the same code started without the heap floor (runtime/heap-floor.ts), taken in the same turns
     const noFloor = await startOurs(path.join(dir, 'no-floor'), nodeFlags(false));
     const [oursTp, oursNoFloor, sshTp] = await throughputsInTurns([
-      { port: forwardPort, pids: [gateway.pid!, connector.pid!] },
+      { port: forwardPort, pids: [gateway.pid!, connector.pid!], roles: { gateway: [gateway.pid!], connector: [connector.pid!] } },
       { port: noFloor.forwardPort, pids: [noFloor.gateway.pid!, noFloor.connector.pid!] },
-      ...(sshUp ? [{ port: sshUp.port, pids: sshUp.pids }] : []),
+      ...(sshUp ? [{ port: sshUp.port, pids: sshUp.pids, roles: sshUp.roles }] : []),
     ]);
+    // after the throughput runs (the bulk of the memory any of them needs), before anything else
+    const oursPeakRss = { gateway: peakRssMB([gateway.pid!]), connector: peakRssMB([connector.pid!]) };
+    const sshPeakRss = sshUp ? { sshd: peakRssMB(sshUp.roles.sshd!), sshClient: peakRssMB(sshUp.roles.sshClient!) } : undefined;
     noFloor.connector.kill('SIGTERM');
     noFloor.gateway.kill('SIGTERM');
-    const ours = { ...oursTp!, ...(await latencies(forwardPort)) };
+    const ours = { ...oursTp!, peakRssMBAfterThroughput: oursPeakRss, ...(await latencies(forwardPort)) };
     gateway.send({ cmd: 'handoff', host: '127.0.0.1', port: destPort, n: 200 });
     const { times: handoff } = await nextMessage<{ times: number[] }>(gateway, (m) => 'times' in m);
     const oursFair = await fairness(forwardPort, 128, 3000);
-    const sshResult = sshUp ? { ...sshTp!, ...(await latencies(sshUp.port)), fairness128: await fairness(sshUp.port, 128, 3000) } : (ssh as { skipped: string });
+    const sshResult = sshUp ? { ...sshTp!, peakRssMBAfterThroughput: sshPeakRss, ...(await latencies(sshUp.port)), fairness128: await fairness(sshUp.port, 128, 3000) } : (ssh as { skipped: string });
 
     // the same connector on its fallback transport, for a path that passes only WebSocket upgrades
     connector.kill('SIGTERM');
@@ -335,7 +361,7 @@ export async function tunnelBench() {
     await nextMessage<{ up: number }>(viaWs, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
     const [oursWs] = await throughputsInTurns([{ port: forwardPort, pids: [gateway.pid!, viaWs.pid!] }]);
 
-    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
+    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), cpuPerMBEachEnd: { gatewayVsSshd: round(ours.cpuMsPerMBByRole!.gateway! / sshResult.cpuMsPerMBByRole!.sshd!), connectorVsSshClient: round(ours.cpuMsPerMBByRole!.connector! / sshResult.cpuMsPerMBByRole!.sshClient!) }, rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
     return {
       note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections), node started as the Dockerfile and service examples start it (heap floor); drawbridgeWithoutHeapFloor = the same without that flag, taken in the same turns; ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
       rawTcp: { ...raw, ...rawLatency },
