@@ -145,8 +145,12 @@ export function adaptiveRead(to: Writable): { onread: { buffer: () => Uint8Array
         const chunk = part.buf.subarray(at, at + n);
         at += n;
         part.pending++;
-        mine += n;
-        pool.inFlight += n;
+        // a read that lands after the stream closed is written to nowhere and must not count:
+        // nothing would give it back
+        if (!closed) {
+          mine += n;
+          pool.inFlight += n;
+        }
         const sent = (err?: Error | null) => {
           part.pending--;
           if (err) part.broken = true;

@@ -134,4 +134,30 @@ describe('adaptive slab reads', () => {
     await once(s.sink, 'finish');
     expect(s.largestSlabSinceLastAsked()).toBeGreaterThanOrEqual(256 * 1024);
   }, 30_000);
+
+  it('reads that land after the stream closed do not count against the shared budget', async () => {
+    // the stream closed and the socket has not been destroyed yet: its last reads still arrive
+    const gone = Object.assign(new EventEmitter(), {
+      destroyed: true,
+      write(_chunk: Buffer, cb: (err?: Error) => void) {
+        setImmediate(() => cb(new Error('stream destroyed')));
+        return true;
+      },
+      end() {},
+    });
+    const reader = adaptiveRead(gone as unknown as Writable);
+    gone.emit('close');
+    for (let i = 0; i < 64; i++) {
+      const into = reader.onread.buffer();
+      reader.onread.callback(into.length, into);
+    }
+    await new Promise((r) => setImmediate(r));
+
+    const s = slowSink(0, 16 * 1024);
+    const { sender } = await pair(s.sink);
+    for (let i = 0; i < 8; i++) if (!sender.write(pattern(i * MiB, MiB))) await once(sender, 'drain');
+    sender.end();
+    await once(s.sink, 'finish');
+    expect(s.largestSlabSinceLastAsked()).toBeGreaterThanOrEqual(256 * 1024);
+  }, 30_000);
 });
