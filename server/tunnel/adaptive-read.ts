@@ -13,7 +13,7 @@ const MAX = 1024 * 1024;
  * and CPU (2 MiB saved nothing more).
  */
 const IN_FLIGHT_BUDGET = 4 * MAX;
-/** Small reads in a row (each under 1/16 of the slab) after which a reader moves to a smaller slab. */
+/** Small reads in a row (each at most 1/8 of the slab) after which a reader moves to a smaller slab. */
 const SMALL_READS_TO_SHRINK = 4;
 
 /**
@@ -28,7 +28,7 @@ class SlabPool {
   private readonly used = new Map<number, number>();
   private tick = 0;
   inFlight = 0;
-  /** Readers whose last read filled what it was offered: the desktops sending in bulk right now. */
+  /** Readers whose last read filled a whole slab: the desktops sending in bulk right now. */
   bulkReaders = 0;
 
   constructor(private readonly maxBytes: number) {}
@@ -86,7 +86,8 @@ interface Slab {
   readonly buf: Buffer;
   /** Parts handed to the stream whose write has not called back. */
   pending: number;
-  /** The reader has moved on to another slab: this one goes back once `pending` is 0. */
+  /** The reader has moved on to another slab: this one goes back once `pending` is 0 (the reader's
+   * current slab never does, even after its stream closed: the socket may still read into it). */
   retired: boolean;
   /** A write of a part failed: the stream may still hold it, so the slab is never reused. */
   broken: boolean;
@@ -120,9 +121,9 @@ export function adaptiveRead(to: Writable): { onread: { buffer: () => Uint8Array
     bulk = false;
   });
 
+  // always called with a part of the slab just handed over, so the slab goes back from `sent`
   const retire = (next: number) => {
     slab.retired = true;
-    if (slab.pending === 0 && !slab.broken) pool.give(slab.buf);
     // an even share of the budget each, so no desktop's reads crowd out another's
     let size = Math.max(MIN, Math.min(next, pool.cap()));
     if (size > MIN && pool.inFlight + size > IN_FLIGHT_BUDGET) size = MIN;
@@ -136,8 +137,10 @@ export function adaptiveRead(to: Writable): { onread: { buffer: () => Uint8Array
       buffer: () => slab.buf.subarray(at),
       callback(n) {
         const size = slab.buf.length;
-        const offered = size - at;
-        if ((n === offered) !== bulk && !closed) {
+        // only a read that fills a whole slab says the socket has more: one that fills a tail left
+        // by earlier reads may be a medium-sized update that happened to fit
+        const whole = at === 0 && n === size;
+        if (whole !== bulk && !closed) {
           bulk = !bulk;
           pool.bulkReaders += bulk ? 1 : -1;
         }
@@ -147,20 +150,23 @@ export function adaptiveRead(to: Writable): { onread: { buffer: () => Uint8Array
         part.pending++;
         // a read that lands after the stream closed is written to nowhere and must not count:
         // nothing would give it back
-        if (!closed) {
+        const counted = !closed;
+        if (counted) {
           mine += n;
           pool.inFlight += n;
         }
         const sent = (err?: Error | null) => {
           part.pending--;
           if (err) part.broken = true;
-          if (closed) return;
-          mine -= n;
-          pool.inFlight -= n;
+          // after 'close' the reader's bytes were all given back at once
+          if (counted && !closed) {
+            mine -= n;
+            pool.inFlight -= n;
+          }
           if (part.retired && part.pending === 0 && !part.broken) pool.give(part.buf);
         };
-        smallReads = n < size / 16 ? smallReads + 1 : 0;
-        if (n === offered) retire(size * 2);
+        smallReads = n <= size / 8 ? smallReads + 1 : 0;
+        if (whole) retire(size * 2);
         else if (smallReads >= SMALL_READS_TO_SHRINK && size > MIN) retire(size / 2);
         else if (size - at < size / 8) retire(size);
         if (to.write(chunk, sent)) return true;
