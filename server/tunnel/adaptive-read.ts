@@ -97,7 +97,7 @@ interface Slab {
  * Reads a socket straight into `to` through net's `onread`. Each read lands in the free tail of
  * the reader's slab and that part is handed to `to` without a copy; once the tail runs short the
  * reader takes a new slab, and the old one returns to the pool when every part of it has been
- * sent. The slab doubles while reads fill what they are offered (to 1 MiB) and halves after a run
+ * sent. The slab doubles while reads fill it whole (to 1 MiB) and halves after a run
  * of small reads (to 16 KiB). Node otherwise reads 64 KiB at a time into a fresh buffer: a desktop
  * sending in bulk then costs a syscall, a JavaScript callback and a buffer for the garbage
  * collector per 64 KiB, together half the connector's CPU per byte on the tunnel bench.
