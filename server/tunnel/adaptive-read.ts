@@ -150,16 +150,16 @@ export function adaptiveRead(to: Writable): { onread: { buffer: () => Uint8Array
         part.pending++;
         // a read that lands after the stream closed is written to nowhere and must not count:
         // nothing would give it back
-        const counted = !closed;
-        if (counted) {
+        if (!closed) {
           mine += n;
           pool.inFlight += n;
         }
         const sent = (err?: Error | null) => {
           part.pending--;
           if (err) part.broken = true;
-          // after 'close' the reader's bytes were all given back at once
-          if (counted && !closed) {
+          // after 'close' the reader's bytes were all given back at once (and a part read after
+          // 'close' was never counted: open now means it was open then)
+          if (!closed) {
             mine -= n;
             pool.inFlight -= n;
           }
