@@ -169,9 +169,7 @@ function peakRssMB(roots: number[]): number {
 
 interface Tunnel {
   port: number;
-  /** Processes whose CPU counts as the tunnel's (with their descendants). */
-  pids: number[];
-  /** The same processes by role (gateway, connector; sshd, ssh client), to tell where the CPU goes. */
+  /** The tunnel's processes (with their descendants) by role: gateway, connector; sshd, ssh client. Their CPU is the tunnel's. */
   roles?: Record<string, number[]>;
 }
 
@@ -187,18 +185,16 @@ const SHAPES = [
  * runs and the ratio with it.
  */
 async function throughputsInTurns(tunnels: Tunnel[]) {
-  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], cpuMs: 0, mb: 0, roleMs: {} as Record<string, number> }));
+  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], mb: 0, roleMs: {} as Record<string, number> }));
   for (let r = 0; r < RUNS; r++) {
     const order = tunnels.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const [streams, mib] of SHAPES) {
       for (const i of order) {
         const t = tunnels[i]!;
-        const cpu0 = t.pids.length ? cpuMsOfTrees(t.pids) : 0;
         const role0 = Object.entries(t.roles ?? {}).map(([role, pids]) => [role, cpuMsOfTrees(pids)] as const);
         const mbps = await throughput(t.port, streams, mib);
         const a = acc[i]!;
-        if (t.pids.length) a.cpuMs += cpuMsOfTrees(t.pids) - cpu0;
         for (const [role, ms] of role0) a.roleMs[role] = (a.roleMs[role] ?? 0) + cpuMsOfTrees(t.roles![role]!) - ms;
         a.mb += streams * mib;
         (streams === 1 ? a.one : a.sixteen).push(mbps);
@@ -209,7 +205,7 @@ async function throughputsInTurns(tunnels: Tunnel[]) {
     mbps1Stream: round(median(a.one)),
     mbps16Streams: round(median(a.sixteen)),
     // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
-    tunnelCpuMsPerMB: tunnels[i]!.pids.length ? round(a.cpuMs / a.mb) : undefined,
+    tunnelCpuMsPerMB: tunnels[i]!.roles ? round(Object.values(a.roleMs).reduce((x, y) => x + y, 0) / a.mb) : undefined,
     cpuMsPerMBByRole: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.roleMs).map(([role, ms]) => [role, round(ms / a.mb)])) : undefined,
     runs: { mbps1Stream: a.one.map((x) => round(x, 0)), mbps16Streams: a.sixteen.map((x) => round(x, 0)) },
   }));
@@ -238,7 +234,7 @@ async function listening(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; pids: number[]; roles: Record<string, number[]>; close(): void } | { skipped: string }> {
+async function startSshReverse(dir: string, destPort: number): Promise<{ port: number; roles: Record<string, number[]>; close(): void } | { skipped: string }> {
   if (spawnSync('sh', ['-c', 'command -v ssh && test -x /usr/sbin/sshd']).status !== 0) return { skipped: 'OpenSSH server not installed (apt-get install openssh-server openssh-client)' };
   const ssh = path.join(dir, 'ssh');
   mkdirSync(ssh, { mode: 0o700 });
@@ -271,7 +267,6 @@ async function startSshReverse(dir: string, destPort: number): Promise<{ port: n
   });
   return {
     port,
-    pids: [client.pid!, sshd.pid!],
     roles: { sshd: [sshd.pid!], sshClient: [client.pid!] },
     close() {
       client.kill('SIGKILL');
@@ -309,7 +304,7 @@ export async function tunnelBench() {
 
     // profiling aid: BENCH_TUNNEL_ONLY_OURS=1 measures our throughput alone and stops
     if (process.env.BENCH_TUNNEL_ONLY_OURS === '1') {
-      const cpu = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+      const cpu = (pid: number) => cpuMsOfTrees([pid]);
       const runs = [];
       // BENCH_TUNNEL_SHAPES=16x32,16x32 (streams x MiB each) repeats one shape, for a profile of it
       if (process.env.BENCH_TUNNEL_SHAPES === 'setup') {
@@ -330,7 +325,7 @@ export async function tunnelBench() {
       }
       return { ours: runs };
     }
-    const [raw] = await throughputsInTurns([{ port: destPort, pids: [] }]);
+    const [raw] = await throughputsInTurns([{ port: destPort }]);
     const rawLatency = await latencies(destPort);
 
     ssh = await startSshReverse(dir, destPort);
@@ -338,9 +333,9 @@ export async function tunnelBench() {
     // the same code started without the heap floor (runtime/heap-floor.ts), taken in the same turns
     const noFloor = await startOurs(path.join(dir, 'no-floor'), nodeFlags(false));
     const [oursTp, oursNoFloor, sshTp] = await throughputsInTurns([
-      { port: forwardPort, pids: [gateway.pid!, connector.pid!], roles: { gateway: [gateway.pid!], connector: [connector.pid!] } },
-      { port: noFloor.forwardPort, pids: [noFloor.gateway.pid!, noFloor.connector.pid!] },
-      ...(sshUp ? [{ port: sshUp.port, pids: sshUp.pids, roles: sshUp.roles }] : []),
+      { port: forwardPort, roles: { gateway: [gateway.pid!], connector: [connector.pid!] } },
+      { port: noFloor.forwardPort, roles: { gateway: [noFloor.gateway.pid!], connector: [noFloor.connector.pid!] } },
+      ...(sshUp ? [{ port: sshUp.port, roles: sshUp.roles }] : []),
     ]);
     // after the throughput runs (the bulk of the memory any of them needs), before anything else
     const oursPeakRss = { gateway: peakRssMB([gateway.pid!]), connector: peakRssMB([connector.pid!]) };
@@ -359,7 +354,7 @@ export async function tunnelBench() {
     const viaWs = forkChild('tunnel-connector.js', { ...connectorEnv, BENCH_TRANSPORT: 'websocket' });
     children.push(viaWs);
     await nextMessage<{ up: number }>(viaWs, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
-    const [oursWs] = await throughputsInTurns([{ port: forwardPort, pids: [gateway.pid!, viaWs.pid!] }]);
+    const [oursWs] = await throughputsInTurns([{ port: forwardPort, roles: { gateway: [gateway.pid!], connector: [viaWs.pid!] } }]);
 
     const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), cpuPerMBEachEnd: { gatewayVsSshd: round(ours.cpuMsPerMBByRole!.gateway! / sshResult.cpuMsPerMBByRole!.sshd!), connectorVsSshClient: round(ours.cpuMsPerMBByRole!.connector! / sshResult.cpuMsPerMBByRole!.sshClient!) }, rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
     return {
