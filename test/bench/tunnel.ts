@@ -185,7 +185,7 @@ const SHAPES = [
  * runs and the ratio with it.
  */
 async function throughputsInTurns(tunnels: Tunnel[]) {
-  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], mb: 0, roleMs: {} as Record<string, number> }));
+  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], mb: 0, roleMs: {} as Record<string, number>, byShape: {} as Record<string, { mb: number; roleMs: Record<string, number> }> }));
   for (let r = 0; r < RUNS; r++) {
     const order = tunnels.map((_, i) => i);
     if (r % 2) order.reverse();
@@ -195,8 +195,14 @@ async function throughputsInTurns(tunnels: Tunnel[]) {
         const role0 = Object.entries(t.roles ?? {}).map(([role, pids]) => [role, cpuMsOfTrees(pids)] as const);
         const mbps = await throughput(t.port, streams, mib);
         const a = acc[i]!;
-        for (const [role, ms] of role0) a.roleMs[role] = (a.roleMs[role] ?? 0) + cpuMsOfTrees(t.roles![role]!) - ms;
+        const shape = (a.byShape[`${streams}`] ??= { mb: 0, roleMs: {} });
+        for (const [role, ms] of role0) {
+          const used = cpuMsOfTrees(t.roles![role]!) - ms;
+          a.roleMs[role] = (a.roleMs[role] ?? 0) + used;
+          shape.roleMs[role] = (shape.roleMs[role] ?? 0) + used;
+        }
         a.mb += streams * mib;
+        shape.mb += streams * mib;
         (streams === 1 ? a.one : a.sixteen).push(mbps);
       }
     }
@@ -207,6 +213,8 @@ async function throughputsInTurns(tunnels: Tunnel[]) {
     // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
     tunnelCpuMsPerMB: tunnels[i]!.roles ? round(Object.values(a.roleMs).reduce((x, y) => x + y, 0) / a.mb) : undefined,
     cpuMsPerMBByRole: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.roleMs).map(([role, ms]) => [role, round(ms / a.mb)])) : undefined,
+    // where the CPU goes with 1 stream and with 16: the two shapes need not cost the same per MB
+    cpuMsPerMBByStreams: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.byShape).map(([n, sh]) => [n, Object.fromEntries(Object.entries(sh.roleMs).map(([role, ms]) => [role, round(ms / sh.mb)]))])) : undefined,
     runs: { mbps1Stream: a.one.map((x) => round(x, 0)), mbps16Streams: a.sixteen.map((x) => round(x, 0)) },
   }));
 }
@@ -356,7 +364,8 @@ export async function tunnelBench() {
     await nextMessage<{ up: number }>(viaWs, (m) => m.up === Number(process.env.BENCH_CONNECTIONS ?? 2));
     const [oursWs] = await throughputsInTurns([{ port: forwardPort, roles: { gateway: [gateway.pid!], connector: [viaWs.pid!] } }]);
 
-    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), cpuPerMBEachEnd: { gatewayVsSshd: round(ours.cpuMsPerMBByRole!.gateway! / sshResult.cpuMsPerMBByRole!.sshd!), connectorVsSshClient: round(ours.cpuMsPerMBByRole!.connector! / sshResult.cpuMsPerMBByRole!.sshClient!) }, rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
+    const eachEnd = (o: Record<string, number>, x: Record<string, number>) => ({ gatewayVsSshd: round(o.gateway! / x.sshd!), connectorVsSshClient: round(o.connector! / x.sshClient!) });
+    const vsSsh = 'skipped' in sshResult ? undefined : { throughput1Stream: round(ours.mbps1Stream / sshResult.mbps1Stream), throughput16Streams: round(ours.mbps16Streams / sshResult.mbps16Streams), tunnelCpuPerMB: round(ours.tunnelCpuMsPerMB! / sshResult.tunnelCpuMsPerMB!), cpuPerMBEachEnd: eachEnd(ours.cpuMsPerMBByRole!, sshResult.cpuMsPerMBByRole!), cpuPerMBEachEndByStreams: Object.fromEntries(Object.keys(ours.cpuMsPerMBByStreams!).map((n) => [n, eachEnd(ours.cpuMsPerMBByStreams![n]!, sshResult.cpuMsPerMBByStreams![n]!)])), rttP50: round(ours.rtt64BytesUs.p50 / sshResult.rtt64BytesUs.p50), newStreamP50: round(ours.newStreamMs.p50 / sshResult.newStreamMs.p50), eachRound: { throughput1Stream: ours.runs.mbps1Stream.map((x, i) => round(x / sshResult.runs.mbps1Stream[i]!)), throughput16Streams: ours.runs.mbps16Streams.map((x, i) => round(x / sshResult.runs.mbps16Streams[i]!)) } };
     return {
       note: 'loopback, every party its own process; throughput: ours and ssh taken in turns, median of the runs listed; ours = HTTP/2 on the upgraded TLS connection (direct transport), gateway + connector (2 connections), node started as the Dockerfile and service examples start it (heap floor); drawbridgeWithoutHeapFloor = the same without that flag, taken in the same turns; ssh = ssh -R with a session, aes128-gcm; tunnelCpuMsPerMB = CPU of gateway+connector (ssh: ssh+sshd) per MB moved in the throughput runs',
       rawTcp: { ...raw, ...rawLatency },
