@@ -1,0 +1,119 @@
+import { connect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHandoff, type Handoff } from '../../server/tunnel/guacd-handoff.js';
+
+/**
+ * The per-session listener guacd dials in place of a tunnelled desktop: exactly one connection,
+ * only from guacd's address, gone after use or after its timeout. guacd in another container is
+ * a peer on another address; on Linux all of 127/8 is loopback, so 127.0.0.2 plays that guacd.
+ */
+
+/** The session's tunnel stream, as the handoff sees it: what guacd sends lands in `got`. */
+function tunnelStream() {
+  const got: Buffer[] = [];
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      got.push(chunk);
+      cb();
+    },
+  });
+  return { stream, got };
+}
+
+function logLines() {
+  const lines: string[] = [];
+  return { lines, log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }) };
+}
+
+/** A connection from `from` to the handoff; resolves with the socket once it is up, or with the dial error. */
+function dial(h: Handoff, from: string): Promise<Socket | NodeJS.ErrnoException> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: h.port, localAddress: from });
+    s.once('connect', () => resolve(s));
+    s.once('error', (err) => resolve(err));
+  });
+}
+
+/** What the peer reads until the handoff closes its side, and whether it closed within `ms`. */
+function readUntilClosed(s: Socket, ms = 2000): Promise<{ data: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString()));
+    s.on('error', () => undefined);
+    const t = setTimeout(() => resolve({ data, closed: false }), ms);
+    s.once('close', () => {
+      clearTimeout(t);
+      resolve({ data, closed: true });
+    });
+  });
+}
+
+describe('guacd handoff listener', () => {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => cleanup.splice(0).forEach((f) => f()));
+
+  it('takes one connection, only from guacd\'s address; others are refused and logged; the listener is gone after it', async () => {
+    const { stream, got } = tunnelStream();
+    const { lines, log } = logLines();
+    const h = await startHandoff(stream, { listenHost: '127.0.0.1', advertiseHost: 'gateway', allowedPeers: new Set(['127.0.0.2']), timeoutMs: 5000, log });
+    cleanup.push(() => h.close());
+    // guacd is told the advertised name (a container's), not the listen address
+    expect(h.host).toBe('gateway');
+
+    // someone on the gateway's host, not guacd: cut at once, nothing reaches the desktop
+    const stranger = await dial(h, '127.0.0.1');
+    if (!('remotePort' in stranger)) throw stranger;
+    stranger.write('6.select,3.rdp;');
+    expect((await readUntilClosed(stranger)).closed).toBe(true);
+    expect(got).toHaveLength(0);
+    expect(lines.some((l) => l.includes('connection from an address other than guacd refused') && l.includes('"from":"127.0.0.1"'))).toBe(true);
+
+    // guacd: piped both ways
+    const guacd = await dial(h, '127.0.0.2');
+    if (!('remotePort' in guacd)) throw guacd;
+    const fromDesktop = readUntilClosed(guacd, 500);
+    guacd.write('hello desktop');
+    stream.push(Buffer.from('hello guacd'));
+    await expect.poll(() => Buffer.concat(got).toString()).toBe('hello desktop');
+    expect((await fromDesktop).data).toBe('hello guacd');
+
+    // a second connection, even from guacd's address, finds no listener
+    const second = await dial(h, '127.0.0.2');
+    expect((second as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    guacd.destroy();
+    await h.done;
+  });
+
+  it('nobody comes: the listener closes after its timeout, the stream is closed, and a log line says so', async () => {
+    const { stream } = tunnelStream();
+    const { lines, log } = logLines();
+    const h = await startHandoff(stream, { listenHost: '127.0.0.1', allowedPeers: new Set(['127.0.0.1']), timeoutMs: 300, log });
+    cleanup.push(() => h.close());
+    const t0 = Date.now();
+    await h.done;
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(stream.destroyed).toBe(true);
+    expect(lines.some((l) => l.includes('guacd did not connect in time'))).toBe(true);
+    expect(((await dial(h, '127.0.0.1')) as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+  });
+
+  it('the desktop side ends: what it sent still reaches guacd, then guacd\'s connection closes and the handoff is done', async () => {
+    const { stream } = tunnelStream();
+    const { log } = logLines();
+    const h = await startHandoff(stream, { listenHost: '127.0.0.1', allowedPeers: new Set(['127.0.0.1']), timeoutMs: 5000, log });
+    cleanup.push(() => h.close());
+    const guacd = await dial(h, '127.0.0.1');
+    if (!('remotePort' in guacd)) throw guacd;
+    const seen = readUntilClosed(guacd);
+    // the stream is piped once the listener has taken the connection
+    await new Promise((r) => setTimeout(r, 50));
+    stream.push(Buffer.from('last frame'));
+    stream.push(null);
+    stream.destroy();
+    expect(await seen).toEqual({ data: 'last frame', closed: true });
+    await h.done;
+  });
+});
