@@ -244,7 +244,7 @@ export class TunnelConnection extends EventEmitter {
 
   private startPings(session: ServerHttp2Session): void {
     let outstanding = false;
-    this.pingTimer = setInterval(() => {
+    const ping = () => {
       if (outstanding) return this.finish(new ConnectionError(`the gateway did not answer a ping within ${PING_INTERVAL_MS} ms`, false));
       outstanding = true;
       const ok = session.ping((err, ms) => {
@@ -254,7 +254,10 @@ export class TunnelConnection extends EventEmitter {
         this.opts.metrics.set('drawbridge_connector_rtt_ms', 'Round-trip time to the gateway (HTTP/2 ping)', ms, { connection: String(this.opts.index) });
       });
       if (!ok) outstanding = false;
-    }, PING_INTERVAL_MS);
+    };
+    // one ping at once, so the round trip is known from the start, not only after the first interval
+    ping();
+    this.pingTimer = setInterval(ping, PING_INTERVAL_MS);
     this.pingTimer.unref();
   }
 

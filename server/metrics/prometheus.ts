@@ -20,6 +20,16 @@ function labelKey(labels: Labels): string {
 
 export class MetricSet {
   private readonly series = new Map<string, Series>();
+  private readonly collectors = new Set<() => void>();
+
+  /**
+   * Runs `fn` before each render, so a figure kept elsewhere (the bytes of a socket still open) is
+   * current when scraped, without counting on every read. Returns the function that removes it.
+   */
+  collect(fn: () => void): () => void {
+    this.collectors.add(fn);
+    return () => void this.collectors.delete(fn);
+  }
 
   private get(name: string, help: string, type: Series['type']): Series {
     let s = this.series.get(name);
@@ -49,6 +59,7 @@ export class MetricSet {
   }
 
   render(): string {
+    for (const fn of this.collectors) fn();
     const out: string[] = [];
     for (const s of this.series.values()) {
       out.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`);

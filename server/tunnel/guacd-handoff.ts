@@ -12,7 +12,10 @@ export interface HandoffOptions {
   allowedPeers: ReadonlySet<string>;
   timeoutMs: number;
   log: Logger;
+  /** Bytes guacd's connection carried since the last call: at each `collect` run and at its close. */
   onBytes?(toStream: number, fromStream: number): void;
+  /** Registers a function run before each metrics scrape (MetricSet.collect); returns its removal. */
+  collect?(fn: () => void): () => void;
 }
 
 export interface Handoff {
@@ -63,9 +66,18 @@ export async function startHandoff(stream: Duplex, opts: HandoffOptions): Promis
     };
     sock.once('error', end);
     stream.once('error', end);
+    let read = 0;
+    let written = 0;
+    const count = () => {
+      opts.onBytes?.(sock.bytesRead - read, sock.bytesWritten - written);
+      read = sock.bytesRead;
+      written = sock.bytesWritten;
+    };
+    const stopCounting = opts.collect?.(count);
     sock.once('close', () => {
       stream.destroy();
-      opts.onBytes?.(sock.bytesRead, sock.bytesWritten);
+      count();
+      stopCounting?.();
     });
     stream.once('close', () => {
       // let what the desktop already sent reach guacd before the socket goes

@@ -143,7 +143,7 @@ export class TunnelRegistry extends EventEmitter {
 
   private startPings(entry: Entry): void {
     let outstanding = false;
-    entry.ping = setInterval(() => {
+    const ping = () => {
       if (entry.session.destroyed || entry.session.closed) return clearInterval(entry.ping);
       if (outstanding) {
         this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${this.pingIntervalMs} ms; dropping it`);
@@ -159,7 +159,10 @@ export class TunnelRegistry extends EventEmitter {
         this.metrics.set('drawbridge_tunnel_rtt_ms', 'Round-trip time to the connector (HTTP/2 ping)', ms, { tunnel: entry.info.tunnel, connection: String(entry.info.id) });
       });
       if (!sent) outstanding = false;
-    }, this.pingIntervalMs);
+    };
+    // one ping at once, so the round trip is known from the start, not only after the first interval
+    ping();
+    entry.ping = setInterval(ping, this.pingIntervalMs);
     entry.ping.unref();
   }
 
@@ -238,7 +241,7 @@ export class TunnelRegistry extends EventEmitter {
     });
   }
 
-  /** Bytes a finished stream carried, counted once from its TCP side (no per-chunk accounting). */
+  /** Bytes a stream carried since it was last counted, taken from its TCP side at each scrape and at its close (no per-chunk accounting). */
   countBytes(tunnel: string, toConnector: number, fromConnector: number): void {
     this.metrics.add('drawbridge_tunnel_bytes_total', 'Bytes carried through the tunnel', toConnector, { tunnel, direction: 'to_connector' });
     this.metrics.add('drawbridge_tunnel_bytes_total', 'Bytes carried through the tunnel', fromConnector, { tunnel, direction: 'from_connector' });

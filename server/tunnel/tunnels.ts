@@ -146,6 +146,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
       timeoutMs: cfg.handoff.timeoutSeconds * 1000,
       log: log.child({ session, tunnel }),
       onBytes: (to, from) => registry.countBytes(tunnel, to, from),
+      collect: (fn) => registry.metrics.collect(fn),
     });
     return { host: handoff.host, port: handoff.port, lost, close: handoff.close };
   };

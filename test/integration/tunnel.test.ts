@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { request as httpRequest } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support
 import { signIn, type HttpClient } from '../support/http-client.js';
 import { launchToken, openDesktop } from '../support/desktop-client.js';
 import { spawnConnector, startConnector, until } from '../support/connector.js';
-import { TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
+import { CLOSE_GATEWAY_SHUTDOWN, TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
 import { directUpgrade, startWebSocketOnlyFront } from '../support/tunnel-upgrade-client.js';
 
 /**
@@ -62,6 +63,17 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   });
 
   const rules = () => [{ allow: `tcp://127.0.0.1:${rdp.port}` }, { deny: 'all' }];
+  /** The gateway's per-tunnel figures, as `drawbridge` admin commands read them. */
+  const adminMetrics = () =>
+    new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ socketPath: stack.gateway.tunnels.adminSocket, path: '/metrics' }, (res) => {
+        let b = '';
+        res.on('data', (c: Buffer) => (b += c.toString()));
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+      req.end();
+    });
   const tileStatus = async (id: string) => {
     const res = await alice.request(`${stack.url}/api/apps/status`);
     const body = (await res.json()) as { apps: Array<{ id: string; status: string; statusMessage?: string }> };
@@ -87,12 +99,32 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
         expect(s.rdp.state).toBe('confirmed');
       }
       expect(stack.gateway.tunnels.registry.connections('office-1').reduce((n, c) => n + c.streams, 0)).toBe(1);
+      // both ends' figures while the desktop is still open: bytes so far, and a round trip per connection
+      const num = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const live = connector.metrics.render();
+      expect(num(live, 'drawbridge_connector_bytes_total{direction="to_gateway"}')).toBeGreaterThan(0);
+      expect(num(live, 'drawbridge_connector_bytes_total{direction="from_gateway"}')).toBeGreaterThan(0);
+      for (const c of ['0', '1']) expect(num(live, `drawbridge_connector_rtt_ms{connection="${c}"}`)).toBeGreaterThanOrEqual(0);
+      expect(num(live, 'drawbridge_connector_connections')).toBe(2);
+      expect(num(live, 'drawbridge_connector_active_streams')).toBe(1);
+      const gwLive = await adminMetrics();
+      expect(num(gwLive, 'drawbridge_tunnel_bytes_total{direction="from_connector",tunnel="office-1"}')).toBeGreaterThan(0);
+      expect(num(gwLive, 'drawbridge_tunnel_bytes_total{direction="to_connector",tunnel="office-1"}')).toBeGreaterThan(0);
+      expect(num(gwLive, 'drawbridge_tunnel_active_streams{tunnel="office-1"}')).toBe(1);
+      expect(gwLive).toMatch(/^drawbridge_tunnel_rtt_ms\{connection="\d+",tunnel="office-1"\} [\d.]+$/m);
       conn.ws.close();
       await conn.closed;
       await until('stream closed', () => stack.gateway.tunnels.registry.connections('office-1').every((c) => c.streams === 0));
       await until('connector stream closed', () => connector.metrics.value('drawbridge_connector_active_streams') === 0);
       expect(connector.metrics.value('drawbridge_connector_streams_total')).toBe(1);
-      expect(connector.metrics.render()).toMatch(/drawbridge_connector_rtt_ms|drawbridge_connector_connections 2/);
+      // what the session carried in all: never less than what was counted while it ran
+      const done = connector.metrics.render();
+      expect(num(done, 'drawbridge_connector_bytes_total{direction="to_gateway"}')).toBeGreaterThanOrEqual(num(live, 'drawbridge_connector_bytes_total{direction="to_gateway"}'));
+      expect(num(await adminMetrics(), 'drawbridge_tunnel_bytes_total{direction="from_connector",tunnel="office-1"}')).toBeGreaterThanOrEqual(num(gwLive, 'drawbridge_tunnel_bytes_total{direction="from_connector",tunnel="office-1"}'));
+      // the gateway going away is retryable: the connector comes back on both connections and counts it
+      expect(connector.metrics.value('drawbridge_connector_reconnects_total')).toBe(0);
+      stack.gateway.tunnels.registry.closeAll(CLOSE_GATEWAY_SHUTDOWN, 'test: gateway restarting');
+      await until('connector reconnected', () => connector.metrics.value('drawbridge_connector_reconnects_total') >= 2 && current().length === 2, 15_000);
     } finally {
       await connector.stop();
     }
@@ -137,17 +169,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const table: string[] = [];
       await tunnelList(stack.gateway.config(), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
       expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\s+127\.0\.0\.1\s+direct/m);
-      const metrics = await new Promise<string>((resolve, reject) => {
-        import('node:http').then(({ request }) => {
-          const req = request({ socketPath: stack.gateway.tunnels.adminSocket, path: '/metrics' }, (res) => {
-            let b = '';
-            res.on('data', (c: Buffer) => (b += c.toString()));
-            res.on('end', () => resolve(b));
-          });
-          req.on('error', reject);
-          req.end();
-        }, reject);
-      });
+      const metrics = await adminMetrics();
       expect(metrics).toMatch(/drawbridge_tunnel_connections\{tunnel="office-1"\} 2/);
       expect(metrics).toMatch(/drawbridge_tunnel_up\{tunnel="office-1"\} 1/);
     } finally {
