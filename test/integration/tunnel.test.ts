@@ -458,6 +458,51 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 90_000);
 
+  it('stopping (SIGTERM) drains: open desktops keep working, new ones are refused, and it ends when they do or at the deadline', async () => {
+    const echoOnce = (stream: Duplex, text: string) =>
+      new Promise<string>((resolve, reject) => {
+        let got = '';
+        const on = (d: Buffer) => {
+          got += d.toString();
+          if (got.length >= text.length) {
+            stream.off('data', on);
+            resolve(got);
+          }
+        };
+        stream.on('data', on);
+        stream.once('error', reject);
+        stream.write(text);
+      });
+    for (const leaveOpen of [false, true]) {
+      const token = reissue('office-1');
+      const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2, drainSeconds: leaveOpen ? 1 : 20 });
+      await until('connected', () => current().length === 2);
+      const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
+      expect(await echoOnce(stream, 'before')).toBe('before');
+      const t0 = Date.now();
+      let stopped = false;
+      const stopping = connector.stop().then(() => (stopped = true));
+      await new Promise((r) => setTimeout(r, 300));
+      // the open desktop still works, and nothing new is opened through a draining connector
+      expect(await echoOnce(stream, 'while draining')).toBe('while draining');
+      await expect(stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 3000)).rejects.toMatchObject({ kind: expect.stringMatching(/offline|refused|lost/) });
+      expect(stopped).toBe(false);
+      if (leaveOpen) {
+        // nobody closes it: the deadline (drainSeconds: 1) ends it
+        await stopping;
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+        expect(Date.now() - t0).toBeLessThan(5000);
+        await until('stream closed at the deadline', () => stream.destroyed || stream.closed);
+      } else {
+        // the desktop closes: the connector stops then, long before its 20 s deadline
+        stream.destroy();
+        await stopping;
+        expect(Date.now() - t0).toBeLessThan(5000);
+      }
+      await until('tunnel down', () => current().length === 0);
+    }
+  }, 60_000);
+
   it('bulk bytes arrive exact in both directions on several streams at once', async () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
