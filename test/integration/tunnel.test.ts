@@ -302,6 +302,44 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     expect(stack.gateway.tunnels.registry.isUp('office-1')).toBe(false);
   });
 
+  it('a second connector with another secret is refused while the real one is up, and the real one is left alone', async () => {
+    const good = reissue('office-1');
+    const forged = 'dbt1_' + Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(good.slice(5), 'base64url').toString()), s: 'y'.repeat(43) })).toString('base64url');
+    const ingress = [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }];
+    const real = await startConnector(good, { ingress, caFile, connections: 2 });
+    try {
+      await until('connected', () => current().length === 2);
+      const before = current().map((c) => c.id).sort();
+      const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
+      const echo = (text: string) =>
+        new Promise<string>((resolve) => {
+          let got = '';
+          const on = (d: Buffer) => {
+            got += d.toString();
+            if (got.length >= text.length) (stream.off('data', on), resolve(got));
+          };
+          stream.on('data', on);
+          stream.write(text);
+        });
+      expect(await echo('before')).toBe('before');
+      for (const transport of ['direct', 'websocket'] as const) {
+        const impostor = await startConnector(forged, { ingress, caFile, connections: 1, transport });
+        const fatal = await Promise.race([impostor.fatal, new Promise<undefined>((r) => setTimeout(r, 10_000))]);
+        await impostor.stop();
+        // refused for good (no retry loop against the gateway), and said so
+        expect(fatal?.permanent).toBe(true);
+        expect(impostor.lines.join('\n')).toMatch(/401|token/i);
+      }
+      expect(current().map((c) => c.id).sort()).toEqual(before);
+      expect(await echo('after')).toBe('after');
+      const denied = stack.audit.entries!.filter((e) => e.event === 'tunnel-connect' && e.result === 'denied' && e.reason === 'wrong secret');
+      expect(denied.length).toBeGreaterThanOrEqual(2);
+      stream.destroy();
+    } finally {
+      await real.stop();
+    }
+  }, 60_000);
+
   it('garbage after the upgrade ends only that connection, at once, with the reason logged (both transports)', async () => {
     const noise = Buffer.from('this is not an HTTP/2 preface, just noise\r\n\r\n'.repeat(20));
     const token = reissue('office-1');
@@ -428,22 +466,43 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     expect(stack.audit.entries!.some((e) => e.event === 'tunnel-revoke' && e.tunnel === 'office-1')).toBe(true);
   }, 30_000);
 
-  it('a connector killed mid-session ends its desktops cleanly, the tile goes offline, and comes back after a restart', async () => {
+  it('a connector killed mid-session ends its desktops cleanly, and only its own; the tile goes offline, and comes back after a restart', async () => {
     const token = reissue('office-1');
     const first = spawnConnector(stack.stateDir, token, { ingress: rules(), caFile, connections: 2 });
+    // another site's connector, with a desktop open through it the whole time
+    const otherSite = await startConnector(reissue('office-2'), { ingress: rules(), caFile, connections: 1 });
     try {
       await until('connected', () => current().length === 2, 20_000);
+      await until('office-2 connected', () => stack.gateway.tunnels.registry.connections('office-2').length === 1);
       const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
       await conn.waitFor((i) => i[0] === 'sync', 15_000);
       await rdpConnected();
+      const other = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'other-site') });
+      await other.waitFor((i) => i[0] === 'sync', 15_000);
+      const office2Streams = () => stack.gateway.tunnels.registry.connections('office-2').reduce((n, c) => n + c.streams, 0);
+      expect(office2Streams()).toBe(1);
       await first.kill('SIGKILL');
       const err = await conn.waitFor((i) => i[0] === 'error', 5000);
       expect(err[1]).toMatch(/office-1/);
       await conn.closed;
       await until('tile offline', async () => (await tileStatus('office-pc'))?.status === 'offline', 5000);
       expect((await tileStatus('office-pc'))?.statusMessage).toMatch(/office-1/);
+      // the other site's desktop never noticed: no error, still open, its tunnel stream still there
+      expect(other.instructions.some((i) => i[0] === 'error')).toBe(false);
+      expect(other.ws.readyState).toBe(WebSocket.OPEN);
+      expect(office2Streams()).toBe(1);
+      expect((await tileStatus('other-site'))?.status).toBe('ready');
+      if (guacd.kind === 'standin') {
+        // and it still answers: a key press comes back as a new frame
+        const seen = other.instructions.length;
+        other.send('3.key,2.97,1.1;3.key,2.97,1.0;');
+        await until('a frame after the key', () => other.instructions.slice(seen).some((i) => i[0] === 'sync'), 5000);
+      }
+      other.ws.close();
+      await other.closed;
     } finally {
       await first.kill('SIGKILL');
+      await otherSite.stop();
     }
     const second = spawnConnector(stack.stateDir, token, { ingress: rules(), caFile, connections: 2 });
     try {
