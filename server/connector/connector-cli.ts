@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { TunnelTokenError, decodeTunnelToken } from '../tunnel/tunnel-token.js';
 import { loadConnectorConfig } from './connector-config.js';
 import { runConnector } from './run-connector.js';
+import { TrustedCaError } from './trusted-cas.js';
 
 /** Exit codes a service manager can act on: 2 bad config or token (fix, do not restart), 3 refused token. */
 export const EXIT_CONFIG = 2;
@@ -33,7 +34,13 @@ export async function connectorRun(opts: { config: string; tokenFile?: string },
     if (err instanceof ConfigError || err instanceof TunnelTokenError) fail(err.message, EXIT_CONFIG);
     throw err;
   }
-  const connector = await runConnector({ config, token, log });
+  let connector;
+  try {
+    connector = await runConnector({ config, token, log });
+  } catch (err) {
+    if (err instanceof TrustedCaError) fail(`${opts.config}: ${err.message}`, EXIT_CONFIG);
+    throw err;
+  }
   let stopping = false;
   const stop = (code: number) => {
     if (stopping) return;

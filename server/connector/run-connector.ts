@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from '../log/logger.js';
 import { MetricSet } from '../metrics/prometheus.js';
@@ -15,6 +13,7 @@ import { Supervisor } from './supervisor.js';
 import { TransportChoice } from './transport-choice.js';
 import type { ConnectionError } from './connection-error.js';
 import { TunnelConnection } from './tunnel-connection.js';
+import { trustedCas } from './trusted-cas.js';
 
 export interface RunConnectorOptions {
   config: ConnectorConfig;
@@ -55,9 +54,9 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   const gateway = new URL(config.gateway ?? token.gateway);
   const tunnelUrl = new URL(TUNNEL_PATH, gateway);
   // a configured CA adds to the system's; it never replaces them
-  const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
+  const { ca, sources: trusted } = trustedCas(config.caFile, env);
   const proxy = proxyFor(gateway, env);
-  const agent = proxy ? new HttpsProxyAgent(proxy, ca ? { ca } : {}) : undefined;
+  const agent = proxy ? new HttpsProxyAgent(proxy, { ca }) : undefined;
   const connectorId = randomUUID();
   const transport = new TransportChoice(config.transport, log.child({ tunnel: token.name }));
   const metrics = new MetricSet();
@@ -80,7 +79,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
         index,
         connectorId,
         version: VERSION,
-        ca: ca?.map((c) => Buffer.from(c)),
+        ca: ca.map((c) => Buffer.from(c)),
         agent,
         rules: config.ingress,
         dialTimeoutMs: config.dialTimeoutMs,
@@ -90,7 +89,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
       }),
   });
   const fatal = new Promise<ConnectionError>((resolve) => supervisor.once('fatal', resolve));
-  log.info({ tunnel: token.name, gateway: gateway.origin, proxy: proxy ? new URL(proxy).host : undefined, transport: config.transport, connections: config.connections, rules: config.ingress.length, version: VERSION }, 'connector starting');
+  log.info({ tunnel: token.name, gateway: gateway.origin, proxy: proxy ? new URL(proxy).host : undefined, transport: config.transport, connections: config.connections, rules: config.ingress.length, version: VERSION, trusted }, 'connector starting');
   supervisor.start();
   const status = await (config.metrics
     ? startMetricsServer(config.metrics.listen, metrics, () => ({ ready: supervisor.upCount() > 0, connections: supervisor.upCount(), streams: supervisor.activeStreams() }))

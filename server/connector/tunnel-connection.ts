@@ -54,6 +54,15 @@ const zeroMask = (mask: Buffer) => void mask.fill(0);
 // encrypts every byte of every desktop); the gateway honours the client's order
 const TLS_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384'].join(':');
 
+/** Why a dial failed, in words an admin can act on: a certificate refusal says where trust comes from. */
+function dialFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? err.message;
+  if (/CERT|UNABLE_TO_VERIFY|SELF_SIGNED|ERR_TLS_CERT_ALTNAME/.test(code)) {
+    return `the gateway's certificate is not trusted (${code}): put its CA in caFile or in the system's CA bundle, and check that it names the gateway's host`;
+  }
+  return `cannot reach the gateway: ${code}`;
+}
+
 /** Whether the socket under a request got as far as the gateway (connected, and TLS done if TLS). */
 function reachedGateway(req: ClientRequest): boolean {
   const sock = req.socket as (Socket & { getProtocol?(): string | null }) | null;
@@ -151,7 +160,7 @@ export class TunnelConnection extends EventEmitter {
       // hung up on after the request went out: something on the way may not pass this upgrade,
       // or the gateway is restarting; a WebSocket is worth one try either way
       const ambiguous = heldAfterReaching || err.message === 'socket hang up';
-      this.directFailed(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false), ambiguous ? 'try' : 'no');
+      this.directFailed(new ConnectionError(dialFailure(err), false), ambiguous ? 'try' : 'no');
     });
     req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
       answered = true;
@@ -190,7 +199,7 @@ export class TunnelConnection extends EventEmitter {
     // HTTP/2 preface is lost
     const transport = websocketTransport(ws);
     ws.on('unexpected-response', (_req, res: IncomingMessage) => void readAnswer(res).then((answer) => this.finish(judgeAnswer(answer).error)));
-    ws.on('error', (err: NodeJS.ErrnoException) => this.finish(new ConnectionError(`cannot reach the gateway: ${err.code ?? err.message}`, false)));
+    ws.on('error', (err: NodeJS.ErrnoException) => this.finish(new ConnectionError(dialFailure(err), false)));
     ws.on('close', (code, reason) => {
       const text = reason.toString('utf8');
       if (code === CLOSE_REVOKED) return this.finish(new ConnectionError(`the gateway revoked this tunnel${text ? `: ${text}` : ''}`, true));

@@ -75,6 +75,12 @@ describe('drawbridge tunnel and connector commands', () => {
     const noToken = spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', good], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: '' } });
     expect(noToken.status).toBe(2);
     expect(noToken.stderr).toMatch(/DRAWBRIDGE_TUNNEL_TOKEN/);
+    // the token from the environment, a caFile that is not there: refused at start, naming it
+    const badCa = path.join(dir, 'bad-ca.yml');
+    writeFileSync(badCa, `caFile: ${dir}/no-such-ca.pem\ningress:\n  - allow: rdp://10.0.0.5\n  - deny: all\n`);
+    const caRun = spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', badCa], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token } });
+    expect(caRun.status).toBe(2);
+    expect(caRun.stderr).toContain(`${badCa}: caFile: cannot read ${dir}/no-such-ca.pem: ENOENT`);
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -177,6 +177,30 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   });
 
+  it('TLS: a gateway certificate the connector does not trust is refused and logged; the system bundle (SSL_CERT_FILE) or caFile makes it trusted', async () => {
+    const token = reissue('office-1');
+    const ingress = rules();
+    // no caFile, and the machine's own bundle does not hold the test gateway's CA
+    const untrusting = await startConnector(token, { ingress, connections: 1 });
+    try {
+      const refusal = await until('a refusal logged', () => untrusting.lines.find((l) => l.includes("the gateway's certificate is not trusted")), 10_000);
+      expect(refusal).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER_CERT/);
+      expect(refusal).toContain('caFile');
+      expect(current()).toHaveLength(0);
+      expect(untrusting.lines.join('\n')).toMatch(/"trusted":\["node's \d+ bundled roots"/);
+    } finally {
+      await untrusting.stop();
+    }
+    // the company CA in the system bundle, as an admin installs it: trusted without any caFile
+    const viaSystem = await startConnector(token, { ingress, connections: 1 }, [], { SSL_CERT_FILE: caFile });
+    try {
+      await until('connected through the system bundle', () => current().length === 1);
+    } finally {
+      await viaSystem.stop();
+    }
+    await until('disconnected', () => current().length === 0);
+  }, 30_000);
+
   it('dials through HTTPS_PROXY with CONNECT when one is set', async () => {
     const token = reissue('office-1');
     const { createServer: createHttpServer } = await import('node:http');
@@ -316,7 +340,9 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
           let got = '';
           const on = (d: Buffer) => {
             got += d.toString();
-            if (got.length >= text.length) (stream.off('data', on), resolve(got));
+            if (got.length < text.length) return;
+            stream.off('data', on);
+            resolve(got);
           };
           stream.on('data', on);
           stream.write(text);

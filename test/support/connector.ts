@@ -21,10 +21,10 @@ export interface ConnectorYaml {
   transport?: 'auto' | 'direct' | 'websocket';
 }
 
-/** A connector in this process, logging into `lines`. */
-export async function startConnector(token: string, cfg: ConnectorYaml, lines: string[] = []): Promise<RunningConnector & { lines: string[] }> {
+/** A connector in this process, logging into `lines`, with `env` as its environment (HTTPS_PROXY, SSL_CERT_FILE). */
+export async function startConnector(token: string, cfg: ConnectorYaml, lines: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningConnector & { lines: string[] }> {
   const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
-  const running = await runConnector({ config: parseConnectorConfig(cfg), token, log, env: {}, backoff: { baseMs: 100, maxMs: 1000, resetAfterMs: 5000 } });
+  const running = await runConnector({ config: parseConnectorConfig(cfg), token, log, env, backoff: { baseMs: 100, maxMs: 1000, resetAfterMs: 5000 } });
   return Object.assign(running, { lines });
 }
 
