@@ -63,6 +63,8 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   });
 
   const rules = () => [{ allow: `tcp://127.0.0.1:${rdp.port}` }, { deny: 'all' }];
+  /** Sockets open in this process: the gateway's, the in-process connectors' and the test's own. */
+  const fds = () => readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')).length;
   /** The gateway's per-tunnel figures, as `drawbridge` admin commands read them. */
   const adminMetrics = () =>
     new Promise<string>((resolve, reject) => {
@@ -409,6 +411,38 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   });
 
+  it('refused tokens and garbage, many times over, leave no sockets behind', async () => {
+    const token = reissue('office-1');
+    const noise = Buffer.from('PRI * HTTP/2.0 but not really\r\n\r\n'.repeat(10));
+    const round = async () => {
+      for (const bearer of ['dbt1_garbage', token.slice(0, -4) + 'AAAA']) {
+        const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${bearer}` });
+        if ('socket' in r) r.socket.destroy();
+        expect('status' in r && r.status).toBe(401);
+        const status = await new Promise<number>((resolve) => {
+          const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${bearer}` }, ca: stack.caPem });
+          ws.on('unexpected-response', (_q, res) => (res.destroy(), resolve(res.statusCode ?? 0)));
+          ws.on('error', () => resolve(-1));
+        });
+        expect(status).toBe(401);
+      }
+      const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
+      if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+      r.socket.on('error', () => undefined);
+      r.socket.resume();
+      const closed = new Promise((res) => r.socket.once('close', res));
+      r.socket.write(noise);
+      await closed;
+    };
+    await round();
+    await new Promise((r) => setTimeout(r, 200));
+    const before = fds();
+    for (let i = 0; i < 20; i++) await round();
+    await until('sockets back to where they were', () => fds() <= before, 5000).catch(() => undefined);
+    expect(fds()).toBeLessThanOrEqual(before);
+    expect(stack.gateway.tunnels.registry.connections('office-1')).toHaveLength(0);
+  }, 60_000);
+
   it('an upgrade that never starts HTTP/2 is cut after the ping interval, with a log line', async () => {
     const token = reissue('office-1');
     const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
@@ -670,15 +704,14 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
     await until('connected', () => current().length === 2);
-    const fds = () => readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')).length;
     const warm = async () => {
       const route = await stack.gateway.tunnels.route('office-1', '127.0.0.1', echoPort, 'leak-test');
       const s: Socket = connect({ host: route.host, port: route.port });
       await new Promise((r) => s.once('connect', r));
       s.write('ping');
       await new Promise((r) => s.once('data', r));
+      // no route.close(): the handoff must clean up after guacd's connection on its own
       s.destroy();
-      route.close();
     };
     await warm();
     await until('settled', () => connector.metrics.value('drawbridge_connector_active_streams') === 0);
