@@ -157,7 +157,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
     try {
-      await until('connected', () => current().length === 2);
+      await until('connected, round trips known', () => current().length === 2 && current().every((c) => c.rttMs !== undefined));
       const { tunnelList } = await import('../../server/tunnel/tunnel-cli.js');
       const out: string[] = [];
       expect(await tunnelList(stack.gateway.config(), true, { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
@@ -168,9 +168,11 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(t.connections).toHaveLength(2);
       // the default transport: HTTP/2 straight on the upgraded TLS connection
       expect(t.connections[0]).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), address: '127.0.0.1', connector: connector.connectorId, transport: 'direct' });
+      for (const c of t.connections) expect(c.uptimeSeconds).toBeGreaterThanOrEqual(0);
       const table: string[] = [];
       await tunnelList(stack.gateway.config(), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
-      expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\s+127\.0\.0\.1\s+direct/m);
+      // uptime, open streams and the mean round trip (each connection pings once as it comes up)
+      expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\S*\s+127\.0\.0\.1\s+direct\s+\d+s\s+0\s+[\d.]+ms$/m);
       const metrics = await adminMetrics();
       expect(metrics).toMatch(/drawbridge_tunnel_connections\{tunnel="office-1"\} 2/);
       expect(metrics).toMatch(/drawbridge_tunnel_up\{tunnel="office-1"\} 1/);
