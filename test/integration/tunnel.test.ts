@@ -205,7 +205,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     await until('disconnected', () => current().length === 0);
   }, 30_000);
 
-  it('dials through HTTPS_PROXY with CONNECT when one is set', async () => {
+  it('dials through HTTPS_PROXY with CONNECT when one is set (both transports), and not for a host NO_PROXY names', async () => {
     const token = reissue('office-1');
     const { createServer: createHttpServer } = await import('node:http');
     const seen: string[] = [];
@@ -226,14 +226,30 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const { parseConnectorConfig } = await import('../../server/connector/connector-config.js');
     const { runConnector } = await import('../../server/connector/run-connector.js');
     const { pino } = await import('pino');
-    const c = await runConnector({ config: parseConnectorConfig({ ingress: rules(), caFile, connections: 1 }), token, log: pino({ level: 'silent' }), env: { HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` } });
+    const HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
     try {
-      const id = stack.gateway.tunnels.store.get('office-1')!.id;
-      await until('connected via the proxy', () => stack.gateway.tunnels.registry.connections('office-1').some((x) => x.tunnelId === id));
-      expect(seen).toEqual([new URL(stack.url).host]);
-      expect(current().map((x) => x.transport)).toEqual(['direct']);
+      for (const transport of ['direct', 'websocket'] as const) {
+        seen.length = 0;
+        const c = await runConnector({ config: parseConnectorConfig({ ingress: rules(), caFile, connections: 1, transport }), token, log: pino({ level: 'silent' }), env: { HTTPS_PROXY } });
+        try {
+          await until(`connected via the proxy (${transport})`, () => current().length === 1);
+          expect(seen).toEqual([new URL(stack.url).host]);
+          expect(current().map((x) => x.transport)).toEqual([transport]);
+        } finally {
+          await c.stop();
+        }
+        await until('disconnected', () => current().length === 0);
+      }
+      // NO_PROXY naming the gateway's host: straight there, the proxy never asked
+      seen.length = 0;
+      const direct = await runConnector({ config: parseConnectorConfig({ ingress: rules(), caFile, connections: 1 }), token, log: pino({ level: 'silent' }), env: { HTTPS_PROXY, NO_PROXY: `example.org,${new URL(stack.url).hostname}` } });
+      try {
+        await until('connected without the proxy', () => current().length === 1);
+        expect(seen).toEqual([]);
+      } finally {
+        await direct.stop();
+      }
     } finally {
-      await c.stop();
       proxy.close();
     }
   });
