@@ -678,6 +678,55 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 60_000);
 
+  it('desktops that stop reading or send in bulk do not hold up an interactive one on the same connection', async () => {
+    const token = reissue('office-1');
+    const chunk = Buffer.alloc(256 * 1024, 0x42);
+    const flood = createServer((s) => {
+      s.on('error', () => undefined);
+      const pump = () => {
+        while (!s.destroyed && s.write(chunk));
+        if (!s.destroyed) s.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
+    const floodPort = (flood.address() as { port: number }).port;
+    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${floodPort}` }, { allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1 });
+    const opened: Duplex[] = [];
+    try {
+      await until('connected', () => current().length === 1);
+      const open = async (port: number) => {
+        const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', port, 5000);
+        opened.push(stream);
+        return stream;
+      };
+      // six whose guacd side stopped reading: their windows fill and stay full
+      for (let i = 0; i < 6; i++) (await open(floodPort)).pause();
+      // four read as fast as they come
+      let bulk = 0;
+      for (let i = 0; i < 4; i++) (await open(floodPort)).on('data', (d: Buffer) => (bulk += d.length));
+      await new Promise((r) => setTimeout(r, 500));
+      const echo = await open(echoPort);
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = Date.now();
+        const back = new Promise((r) => echo.once('data', r));
+        echo.write(`k${i}`);
+        await back;
+        times.push(Date.now() - t0);
+      }
+      // a keystroke's round trip stays interactive (loopback: a few ms; the bound is for a loaded CI machine)
+      expect(Math.max(...times)).toBeLessThan(1000);
+      const bulkBefore = bulk;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(bulk).toBeGreaterThan(bulkBefore);
+    } finally {
+      opened.forEach((s) => s.destroy());
+      await connector.stop();
+      flood.close();
+    }
+  }, 60_000);
+
   it('160 busy streams on one connection: every one opens and moves data, and the connection survives', async () => {
     const token = reissue('office-1');
     const chunk = Buffer.alloc(256 * 1024, 0x42);
