@@ -103,15 +103,18 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(stack.gateway.tunnels.registry.connections('office-1').reduce((n, c) => n + c.streams, 0)).toBe(1);
       // both ends' figures while the desktop is still open: bytes so far, and a round trip per connection
       const num = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      const live = connector.metrics.render();
-      expect(num(live, 'drawbridge_connector_bytes_total{direction="to_gateway"}')).toBeGreaterThan(0);
-      expect(num(live, 'drawbridge_connector_bytes_total{direction="from_gateway"}')).toBeGreaterThan(0);
+      // (a real guacd draws its first frame before the desktop has answered: wait for the answer)
+      const live = await until('bytes both ways, counted while the desktop is open', () => {
+        const text = connector.metrics.render();
+        return num(text, 'drawbridge_connector_bytes_total{direction="to_gateway"}') > 0 && num(text, 'drawbridge_connector_bytes_total{direction="from_gateway"}') > 0 ? text : undefined;
+      });
       for (const c of ['0', '1']) expect(num(live, `drawbridge_connector_rtt_ms{connection="${c}"}`)).toBeGreaterThanOrEqual(0);
       expect(num(live, 'drawbridge_connector_connections')).toBe(2);
       expect(num(live, 'drawbridge_connector_active_streams')).toBe(1);
-      const gwLive = await adminMetrics();
-      expect(num(gwLive, 'drawbridge_tunnel_bytes_total{direction="from_connector",tunnel="office-1"}')).toBeGreaterThan(0);
-      expect(num(gwLive, 'drawbridge_tunnel_bytes_total{direction="to_connector",tunnel="office-1"}')).toBeGreaterThan(0);
+      const gwLive = await until('the gateway counts them too', async () => {
+        const text = await adminMetrics();
+        return num(text, 'drawbridge_tunnel_bytes_total{direction="from_connector",tunnel="office-1"}') > 0 && num(text, 'drawbridge_tunnel_bytes_total{direction="to_connector",tunnel="office-1"}') > 0 ? text : undefined;
+      });
       expect(num(gwLive, 'drawbridge_tunnel_active_streams{tunnel="office-1"}')).toBe(1);
       expect(gwLive).toMatch(/^drawbridge_tunnel_rtt_ms\{connection="\d+",tunnel="office-1"\} [\d.]+$/m);
       conn.ws.close();
