@@ -211,14 +211,26 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     // guacd (and the stand-in, like it) holds the RDP connection for the whole session
     expect(metrics).toMatch(/drawbridge_connector_active_streams 1/);
     expect(metrics).toMatch(/drawbridge_connector_connections 2/);
+    // the desktop's bytes while it is open, and the round trip to the gateway on each connection
+    expect(Number(/^drawbridge_connector_bytes_total\{direction="to_gateway"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    for (const c of ['0', '1']) expect(metrics).toMatch(new RegExp(`^drawbridge_connector_rtt_ms\\{connection="${c}"\\} [\\d.]+$`, 'm'));
   }, 90_000);
 
   it('killing the connector ends the session with a message and turns the tile offline; a restart brings it back', async () => {
+    // the launcher open in another tab the whole time: its tile must turn offline by itself
+    const launcher = await page.context().newPage();
+    await launcher.goto(gatewayUrl);
+    await launcher.waitForSelector('.tile[data-app-id="office-pc"][data-status="ready"]', { timeout: 15_000 });
     await connector.kill('SIGKILL');
+    const killedAt = Date.now();
     await page.waitForSelector('#status[data-state="ended"]', { state: 'attached', timeout: 15_000 });
     // the table's headline for the code, and the gateway's own sentence naming the tunnel
     expect(await page.textContent('#status-detail')).toMatch(/network \(office-1\) was lost/);
     await page.screenshot({ path: artifactPath('netns-04-connector-killed.png') });
+    await launcher.waitForSelector('.tile[data-app-id="office-pc"][data-status="offline"]', { timeout: 15_000 });
+    // within seconds: the launcher polls every 5 s
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
+    await launcher.close();
     await page.goto(gatewayUrl);
     await page.waitForSelector('.tile[data-app-id="office-pc"][data-status="offline"]', { timeout: 15_000 });
     connector = spawnConnector(dir, token, connectorCfg, { wrap: lab.wrap(lab.priv) });
