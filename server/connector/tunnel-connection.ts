@@ -227,7 +227,13 @@ export class TunnelConnection extends EventEmitter {
     const { opts } = this;
     this.transport = transport;
     this.kind = transport.kind;
-    if (transport.kind === 'direct') transport.onClose(() => this.finish(this.goodbyeError() ?? new ConnectionError('the gateway closed the connection', false)));
+    if (transport.kind === 'direct') {
+      transport.onClose(() => {
+        // an answer that is not HTTP/2 closes the socket first; before HTTP/2 is up, say so
+        const why = this.upSince === undefined ? 'the connection closed before HTTP/2 started: whatever answered the upgrade does not speak HTTP/2 (a proxy or another server at this address?)' : 'the gateway closed the connection';
+        this.finish(this.goodbyeError() ?? new ConnectionError(why, false));
+      });
+    }
     const session = performServerHandshake(transport.stream, { settings: HTTP2_SETTINGS, maxSessionMemory: SESSION_MEMORY_MB });
     this.session = session;
     // upgraded, but HTTP/2 never starts (something on the way answered 101 and went quiet)

@@ -61,6 +61,18 @@ describe('a connector connection against a misbehaving front', () => {
     expect(ms).toBeLessThan(2000);
   });
 
+  it('a 101 followed by garbage ends the attempt at once, retryable, saying what came', async () => {
+    const url = await front((_k, socket) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`);
+      socket.write('<html>this is not HTTP/2</html>\r\n'.repeat(20));
+    });
+    const { closed } = attempt(url, 'direct');
+    const { err, ms } = await closed;
+    expect(err.message).toMatch(/HTTP\/2/);
+    expect(err.permanent).toBe(false);
+    expect(ms).toBeLessThan(300);
+  });
+
   /** Answers a WebSocket upgrade the way the gateway does: accepts it and starts HTTP/2 over it as the client. */
   function answerWebSocket(socket: Socket, req: IncomingMessage): void {
     wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
