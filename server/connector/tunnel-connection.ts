@@ -41,6 +41,8 @@ export interface TunnelConnectionOptions {
   rules: readonly IngressRule[];
   dialTimeoutMs: number;
   handshakeTimeoutMs?: number;
+  /** Between pings to the gateway; one still unanswered at the next drops the connection. */
+  pingIntervalMs?: number;
   log: Logger;
   metrics: MetricSet;
   resolve?: Resolver;
@@ -258,9 +260,10 @@ export class TunnelConnection extends EventEmitter {
   }
 
   private startPings(session: ServerHttp2Session): void {
+    const interval = this.opts.pingIntervalMs ?? PING_INTERVAL_MS;
     let outstanding = false;
     const ping = () => {
-      if (outstanding) return this.finish(new ConnectionError(`the gateway did not answer a ping within ${PING_INTERVAL_MS} ms`, false));
+      if (outstanding) return this.finish(new ConnectionError(`the gateway did not answer a ping within ${interval} ms`, false));
       outstanding = true;
       const ok = session.ping((err, ms) => {
         outstanding = false;
@@ -272,7 +275,7 @@ export class TunnelConnection extends EventEmitter {
     };
     // one ping at once, so the round trip is known from the start, not only after the first interval
     ping();
-    this.pingTimer = setInterval(ping, PING_INTERVAL_MS);
+    this.pingTimer = setInterval(ping, interval);
     this.pingTimer.unref();
   }
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -38,11 +38,11 @@ describe('a connector connection against a misbehaving front', () => {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/_drawbridge/tunnel`;
   }
 
-  function attempt(url: string, mode: 'auto' | 'direct' = 'auto', shared?: { choice: TransportChoice; lines: string[] }) {
+  function attempt(url: string, mode: 'auto' | 'direct' = 'auto', shared?: { choice: TransportChoice; lines: string[] }, pingIntervalMs?: number) {
     const lines = shared?.lines ?? [];
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
     const choice = shared?.choice ?? new TransportChoice(mode, log);
-    const conn = new TunnelConnection({ url, token: 'dbt1_x', index: 0, connectorId: 'test', version: 'test', transport: choice, rules: [], dialTimeoutMs: 1000, handshakeTimeoutMs: 400, log, metrics: new MetricSet() });
+    const conn = new TunnelConnection({ url, token: 'dbt1_x', index: 0, connectorId: 'test', version: 'test', transport: choice, rules: [], dialTimeoutMs: 1000, handshakeTimeoutMs: 400, pingIntervalMs, log, metrics: new MetricSet() });
     const started = Date.now();
     const closed = new Promise<{ err: ConnectionError; ms: number }>((resolve) => conn.once('closed', (err: ConnectionError) => resolve({ err, ms: Date.now() - started })));
     conn.start();
@@ -71,6 +71,41 @@ describe('a connector connection against a misbehaving front', () => {
     expect(err.message).toMatch(/HTTP\/2/);
     expect(err.permanent).toBe(false);
     expect(ms).toBeLessThan(300);
+  });
+
+  it('a gateway that stops reading once HTTP/2 is up is dropped after one unanswered ping, retryable', async () => {
+    const frontUrl = await front((_k, socket) => {
+      // as the gateway does: HTTP/2 takes the socket once the 101 is written
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`, () => {
+        const session = http2Connect('http://front.invalid', { createConnection: () => socket });
+        session.on('error', () => undefined);
+        sessions.push(session);
+      });
+    });
+    // a relay in front of it, to hang the gateway's reading side (HTTP/2 reads its own socket natively)
+    let fromConnector: Socket | undefined;
+    const relay = createNetServer((c) => {
+      fromConnector = c;
+      const g = netConnect(Number(new URL(frontUrl).port), '127.0.0.1');
+      c.pipe(g).on('error', () => undefined);
+      g.pipe(c).on('error', () => undefined);
+      c.on('close', () => g.destroy());
+      g.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    try {
+      const { conn, closed } = attempt(`http://127.0.0.1:${(relay.address() as AddressInfo).port}/_drawbridge/tunnel`, 'direct', undefined, 300);
+      await up(conn);
+      fromConnector!.unpipe();
+      fromConnector!.pause();
+      const { err, ms } = await closed;
+      expect(err.message).toBe('the gateway did not answer a ping within 300 ms');
+      expect(err.permanent).toBe(false);
+      expect(ms).toBeLessThan(3000);
+    } finally {
+      fromConnector?.destroy();
+      relay.close();
+    }
   });
 
   /** Answers a WebSocket upgrade the way the gateway does: accepts it and starts HTTP/2 over it as the client. */
