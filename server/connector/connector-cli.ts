@@ -3,7 +3,7 @@ import { ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 import { TunnelTokenError, decodeTunnelToken } from '../tunnel/tunnel-token.js';
 import { loadConnectorConfig } from './connector-config.js';
-import { runConnector } from './run-connector.js';
+import { runConnector, type RunningConnector } from './run-connector.js';
 import { TrustedCaError } from './trusted-cas.js';
 
 /** Exit codes a service manager can act on: 2 bad config or token (fix, do not restart), 3 refused token. */
@@ -34,11 +34,12 @@ export async function connectorRun(opts: { config: string; tokenFile?: string },
     if (err instanceof ConfigError || err instanceof TunnelTokenError) fail(err.message, EXIT_CONFIG);
     throw err;
   }
-  let connector;
+  let connector: RunningConnector;
   try {
     connector = await runConnector({ config, token, log });
   } catch (err) {
-    if (err instanceof TrustedCaError) fail(`${opts.config}: ${err.message}`, EXIT_CONFIG);
+    // caFile comes from the config file; SSL_CERT_FILE and NODE_EXTRA_CA_CERTS from the environment
+    if (err instanceof TrustedCaError) fail(err.source === 'caFile' ? `${opts.config}: ${err.message}` : err.message, EXIT_CONFIG);
     throw err;
   }
   let stopping = false;

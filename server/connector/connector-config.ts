@@ -10,8 +10,10 @@ const hostPort = z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):[0-9]{1,5}$/i,
 export const connectorConfigSchema = z.strictObject({
   /** Overrides the gateway named in the token (e.g. a different public name inside the network). */
   gateway: z.url({ protocol: /^https?$/ }).optional(),
-  /** Extra CA certificates (PEM) to trust for the gateway, on top of the system CAs. */
+  /** Extra CA certificates (PEM) to trust for the gateway, on top of Node's roots and the system bundle. */
   caFile: z.string().min(1).optional(),
+  /** Trust caFile alone for the gateway (pinning): no CA in the system store can then see the token. */
+  caFileOnly: z.boolean().default(false),
   /**
    * How the connections carry HTTP/2: `direct` (an HTTP upgrade on the TLS connection, fastest),
    * `websocket` (for a path that passes only WebSocket upgrades), or `auto`: direct, falling back
@@ -34,6 +36,7 @@ export type ConnectorConfig = Omit<ConnectorConfigInput, 'ingress'> & { ingress:
 export function parseConnectorConfig(raw: unknown, source = 'connector config'): ConnectorConfig {
   const result = connectorConfigSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(source, problemsOf(result.error));
+  if (result.data.caFileOnly && !result.data.caFile) throw new ConfigError(source, [{ path: 'caFileOnly', message: 'needs caFile: the CA to pin the gateway to' }]);
   try {
     return { ...result.data, ingress: parseIngress(result.data.ingress) };
   } catch (err) {

@@ -54,7 +54,10 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   const gateway = new URL(config.gateway ?? token.gateway);
   const tunnelUrl = new URL(TUNNEL_PATH, gateway);
   // a configured CA adds to the system's; it never replaces them
-  const { ca, sources: trusted } = trustedCas(config.caFile, env);
+  const { ca, sources: trusted, warnings } = trustedCas({ caFile: config.caFile, only: config.caFileOnly }, env);
+  for (const w of warnings) log.warn(w);
+  // parsed by each dial's TLS context; converted once here
+  const caBuffers = ca.map((c) => Buffer.from(c));
   const proxy = proxyFor(gateway, env);
   const agent = proxy ? new HttpsProxyAgent(proxy, { ca }) : undefined;
   const connectorId = randomUUID();
@@ -79,7 +82,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
         index,
         connectorId,
         version: VERSION,
-        ca: ca.map((c) => Buffer.from(c)),
+        ca: caBuffers,
         agent,
         rules: config.ingress,
         dialTimeoutMs: config.dialTimeoutMs,

@@ -112,14 +112,15 @@ function dial(stream: ServerHttp2Stream, address: string, port: number, target: 
     metrics.add('drawbridge_connector_streams_total', 'Streams opened to destinations');
     metrics.set('drawbridge_connector_active_streams', 'Streams open now', metrics.value('drawbridge_connector_active_streams') + 1);
     pipeCoalesced(stream, sock);
-    // counted at each scrape while the desktop is open, and once more at its close
+    // counted at each scrape while the desktop is open, and once more at its close; only forward:
+    // bytesWritten includes what is still queued, and shrinks if the socket dies with a queue
     let read = 0;
     let written = 0;
     const count = () => {
-      metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesRead - read, { direction: 'to_gateway' });
-      metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesWritten - written, { direction: 'from_gateway' });
-      read = sock.bytesRead;
-      written = sock.bytesWritten;
+      if (sock.bytesRead > read) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesRead - read, { direction: 'to_gateway' });
+      if (sock.bytesWritten > written) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesWritten - written, { direction: 'from_gateway' });
+      read = Math.max(read, sock.bytesRead);
+      written = Math.max(written, sock.bytesWritten);
     };
     const stopCounting = metrics.collect(count);
     sock.once('close', () => {

@@ -1,15 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 
-/** Where Linux distributions, macOS and the BSDs keep the system's CA bundle, most common first. */
+/** Where Linux distributions and the BSDs keep the system's CA bundle, most common first. */
 export const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/ca-bundle.pem', '/etc/ssl/cert.pem'];
 
+/** A trust source that was asked for (caFile, or an environment variable) and cannot be used. */
 export class TrustedCaError extends Error {
   constructor(
-    readonly path: string,
+    /** `caFile` (from connector.yml) or the environment variable that named the file. */
+    readonly source: 'caFile' | 'SSL_CERT_FILE' | 'NODE_EXTRA_CA_CERTS',
     readonly reason: string,
   ) {
-    super(`${path}: ${reason}`);
+    super(`${source}: ${reason}`);
     this.name = 'TrustedCaError';
   }
 }
@@ -19,6 +21,8 @@ export interface TrustedCas {
   ca: string[];
   /** What they came from, for the start-up log line. */
   sources: string[];
+  /** A bundle found at a usual path that could not be used: logged, then left out. */
+  warnings: string[];
 }
 
 export interface CaFiles {
@@ -28,36 +32,54 @@ export interface CaFiles {
 
 const realFiles: CaFiles = { exists: existsSync, read: (p) => readFileSync(p, 'utf8') };
 
-function readPem(files: CaFiles, path: string, what: string): string {
+/** The PEM text of `path`, or why it cannot serve as one. */
+function readPem(files: CaFiles, path: string): { pem: string } | { why: string } {
   let text: string;
   try {
     text = files.read(path);
   } catch (err) {
-    throw new TrustedCaError(what, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    return { why: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new TrustedCaError(what, `${path} holds no PEM certificate`);
-  return text;
+  return text.includes('-----BEGIN CERTIFICATE-----') ? { pem: text } : { why: `${path} holds no PEM certificate` };
 }
 
 /**
- * The certificates the connector trusts for the gateway: Node's bundled roots, the operating
- * system's bundle and the configured caFile. Node on its own trusts only its bundled roots, so a
- * company root installed in the system (the usual way for an internal gateway or a TLS-inspecting
- * proxy) would be refused. SSL_CERT_FILE, OpenSSL's own variable, names the system bundle where it
- * is not at a usual path. Windows keeps no bundle file: there, caFile or NODE_EXTRA_CA_CERTS.
+ * The certificates the connector trusts for the gateway. Node on its own trusts only its bundled
+ * roots, so a company root installed in the system (the usual way for an internal gateway) would
+ * be refused; and once a `ca` option is given, Node drops NODE_EXTRA_CA_CERTS, so it is read here.
+ *
+ * - `only: true` (connector.yml `caFileOnly`) pins the gateway to caFile alone: nothing in the
+ *   system store — a TLS-inspecting proxy's root, say — can then see the connector's token.
+ * - Otherwise: Node's roots, the system bundle (SSL_CERT_FILE, OpenSSL's own variable, or the
+ *   first usual path found; none on Windows, where `C:\etc\...` would be any local user's to
+ *   plant), NODE_EXTRA_CA_CERTS and caFile.
  */
-export function trustedCas(caFile: string | undefined, env: NodeJS.ProcessEnv, files: CaFiles = realFiles): TrustedCas {
-  const ca = [...rootCertificates];
-  const sources = [`node's ${rootCertificates.length} bundled roots`];
-  const named = env.SSL_CERT_FILE;
-  const system = named ?? SYSTEM_BUNDLES.find((p) => files.exists(p));
-  if (system) {
-    ca.push(readPem(files, system, named ? 'SSL_CERT_FILE' : 'system CA bundle'));
-    sources.push(system);
+export function trustedCas(opts: { caFile?: string; only?: boolean }, env: NodeJS.ProcessEnv, files: CaFiles = realFiles, platform: NodeJS.Platform = process.platform): TrustedCas {
+  const ca: string[] = [];
+  const sources: string[] = [];
+  const warnings: string[] = [];
+  const add = (source: TrustedCaError['source'], path: string) => {
+    const r = readPem(files, path);
+    if ('why' in r) throw new TrustedCaError(source, r.why);
+    ca.push(r.pem);
+    sources.push(path);
+  };
+  if (!opts.only) {
+    ca.push(...rootCertificates);
+    sources.push(`node's ${rootCertificates.length} bundled roots`);
+    // an empty variable counts as unset, as OpenSSL reads it
+    const named = env.SSL_CERT_FILE || undefined;
+    if (named) add('SSL_CERT_FILE', named);
+    else if (platform !== 'win32') {
+      const found = SYSTEM_BUNDLES.find((p) => files.exists(p));
+      const r = found ? readPem(files, found) : undefined;
+      if (r && 'pem' in r) {
+        ca.push(r.pem);
+        sources.push(found!);
+      } else if (r) warnings.push(`system CA bundle left out: ${r.why}`);
+    }
+    if (env.NODE_EXTRA_CA_CERTS) add('NODE_EXTRA_CA_CERTS', env.NODE_EXTRA_CA_CERTS);
   }
-  if (caFile) {
-    ca.push(readPem(files, caFile, 'caFile'));
-    sources.push(caFile);
-  }
-  return { ca, sources };
+  if (opts.caFile) add('caFile', opts.caFile);
+  return { ca, sources, warnings };
 }

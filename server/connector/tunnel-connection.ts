@@ -59,9 +59,9 @@ const TLS_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CH
 /** Why a dial failed, in words an admin can act on: a certificate refusal says where trust comes from. */
 function dialFailure(err: NodeJS.ErrnoException): string {
   const code = err.code ?? err.message;
-  if (/CERT|UNABLE_TO_VERIFY|SELF_SIGNED|ERR_TLS_CERT_ALTNAME/.test(code)) {
-    return `the gateway's certificate is not trusted (${code}): put its CA in caFile or in the system's CA bundle, and check that it names the gateway's host`;
-  }
+  if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/.test(code)) return `the gateway's certificate is outside its validity period (${code}): renew it, or check this machine's clock`;
+  if (/ERR_TLS_CERT_ALTNAME_INVALID/.test(code)) return `the gateway's certificate does not name the host the connector dials (${code}): check the gateway URL in the token or connector.yml`;
+  if (/CERT|UNABLE_TO_VERIFY|SELF_SIGNED/.test(code)) return `the gateway's certificate is not trusted (${code}): put its CA in caFile or in the system's CA bundle (or, behind an https proxy, the proxy's)`;
   return `cannot reach the gateway: ${code}`;
 }
 

@@ -68,10 +68,13 @@ export async function startHandoff(stream: Duplex, opts: HandoffOptions): Promis
     stream.once('error', end);
     let read = 0;
     let written = 0;
+    // only forward: bytesWritten includes what is still queued, and shrinks if the socket dies with a queue
     const count = () => {
-      opts.onBytes?.(sock.bytesRead - read, sock.bytesWritten - written);
-      read = sock.bytesRead;
-      written = sock.bytesWritten;
+      const r = Math.max(read, sock.bytesRead);
+      const w = Math.max(written, sock.bytesWritten);
+      if (r > read || w > written) opts.onBytes?.(r - read, w - written);
+      read = r;
+      written = w;
     };
     const stopCounting = opts.collect?.(count);
     sock.once('close', () => {

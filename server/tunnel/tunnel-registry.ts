@@ -98,6 +98,7 @@ export class TunnelRegistry extends EventEmitter {
       const fields = { tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why };
       if (!wasUp) return this.log.warn(fields, 'connector connection failed before it was up');
       clearInterval(entry.ping);
+      this.metrics.forget('drawbridge_tunnel_rtt_ms', { tunnel: info.tunnel, connection: String(entry.info.id) });
       const set = this.byTunnel.get(info.tunnel);
       set?.delete(entry);
       if (set && set.size === 0) this.byTunnel.delete(info.tunnel);
@@ -154,7 +155,8 @@ export class TunnelRegistry extends EventEmitter {
       outstanding = true;
       const sent = entry.session.ping((err, ms) => {
         outstanding = false;
-        if (err) return;
+        // an answer that lands after the connection ended must not bring its series back
+        if (err || entry.session.destroyed) return;
         entry.info.rttMs = ms;
         this.metrics.set('drawbridge_tunnel_rtt_ms', 'Round-trip time to the connector (HTTP/2 ping)', ms, { tunnel: entry.info.tunnel, connection: String(entry.info.id) });
       });
@@ -171,7 +173,6 @@ export class TunnelRegistry extends EventEmitter {
     this.metrics.set('drawbridge_tunnel_connections', 'Connector connections up, per tunnel', set?.size ?? 0, { tunnel });
     this.metrics.set('drawbridge_tunnel_active_streams', 'Streams open through the tunnel', [...(set ?? [])].reduce((n, e) => n + e.info.streams, 0), { tunnel });
     this.metrics.set('drawbridge_tunnel_up', '1 while at least one connector connection is up', set?.size ? 1 : 0, { tunnel });
-    if (!set) for (const key of ['drawbridge_tunnel_rtt_ms']) this.metrics.forget(key, { tunnel });
   }
 
   /**

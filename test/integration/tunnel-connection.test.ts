@@ -68,9 +68,10 @@ describe('a connector connection against a misbehaving front', () => {
     });
     const { closed } = attempt(url, 'direct');
     const { err, ms } = await closed;
-    expect(err.message).toMatch(/HTTP\/2/);
+    expect(err.message).toContain('closed before HTTP/2 started');
     expect(err.permanent).toBe(false);
-    expect(ms).toBeLessThan(300);
+    // at once: not at the 400 ms setup deadline (whose message is another)
+    expect(ms).toBeLessThan(2000);
   });
 
   it('a gateway that stops reading once HTTP/2 is up is dropped after one unanswered ping, retryable', async () => {

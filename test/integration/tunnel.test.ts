@@ -130,6 +130,11 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(connector.metrics.value('drawbridge_connector_reconnects_total')).toBe(0);
       stack.gateway.tunnels.registry.closeAll(CLOSE_GATEWAY_SHUTDOWN, 'test: gateway restarting');
       await until('connector reconnected', () => connector.metrics.value('drawbridge_connector_reconnects_total') >= 2 && current().length === 2, 15_000);
+      // the gateway's round-trip series are the live connections', not the ended ones' too
+      const rttSeries = (text: string) => text.split('\n').filter((l) => l.startsWith('drawbridge_tunnel_rtt_ms{') && l.includes('tunnel="office-1"'));
+      await until('a round trip per new connection', async () => rttSeries(await adminMetrics()).length === 2);
+      const ids = current().map((c) => `connection="${c.id}"`);
+      for (const line of rttSeries(await adminMetrics())) expect(ids.some((id) => line.includes(id))).toBe(true);
     } finally {
       await connector.stop();
     }
@@ -184,7 +189,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   });
 
-  it('TLS: a gateway certificate the connector does not trust is refused and logged; the system bundle (SSL_CERT_FILE) or caFile makes it trusted', async () => {
+  it('TLS: a gateway certificate the connector does not trust is refused and logged; the system bundle (SSL_CERT_FILE) or caFile makes it trusted; caFileOnly pins', async () => {
     const token = reissue('office-1');
     const ingress = rules();
     // no caFile, and the machine's own bundle does not hold the test gateway's CA
@@ -204,6 +209,24 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       await until('connected through the system bundle', () => current().length === 1);
     } finally {
       await viaSystem.stop();
+    }
+    await until('disconnected', () => current().length === 0);
+    // pinned to another CA: refused, though the system bundle would trust the gateway (as a
+    // TLS-inspecting proxy's root would be trusted, and would see the token)
+    const { ensureDevCa } = await import('../../server/dev-idp/dev-ca.js');
+    const other = ensureDevCa(path.join(stack.stateDir, 'other-ca'));
+    const pinnedElsewhere = await startConnector(token, { ingress, connections: 1, caFile: other.certFile, caFileOnly: true }, [], { SSL_CERT_FILE: caFile });
+    try {
+      await until('refused', () => pinnedElsewhere.lines.find((l) => l.includes("the gateway's certificate is not trusted")), 10_000);
+      expect(current()).toHaveLength(0);
+    } finally {
+      await pinnedElsewhere.stop();
+    }
+    const pinned = await startConnector(token, { ingress, connections: 1, caFile, caFileOnly: true });
+    try {
+      await until('connected, pinned to the gateway CA', () => current().length === 1);
+    } finally {
+      await pinned.stop();
     }
     await until('disconnected', () => current().length === 0);
   }, 30_000);
@@ -615,7 +638,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       });
     for (const leaveOpen of [false, true]) {
       const token = reissue('office-1');
-      const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2, drainSeconds: leaveOpen ? 1 : 20 });
+      const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2, drainSeconds: leaveOpen ? 2 : 20 });
       await until('connected', () => current().length === 2);
       const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
       expect(await echoOnce(stream, 'before')).toBe('before');
@@ -628,10 +651,10 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       await expect(stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 3000)).rejects.toMatchObject({ kind: expect.stringMatching(/offline|refused|lost/) });
       expect(stopped).toBe(false);
       if (leaveOpen) {
-        // nobody closes it: the deadline (drainSeconds: 1) ends it
+        // nobody closes it: the deadline (drainSeconds: 2) ends it
         await stopping;
-        expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
-        expect(Date.now() - t0).toBeLessThan(5000);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
+        expect(Date.now() - t0).toBeLessThan(6000);
         await until('stream closed at the deadline', () => stream.destroyed || stream.closed);
       } else {
         // the desktop closes: the connector stops then, long before its 20 s deadline

@@ -15,6 +15,7 @@ export interface ConnectorYaml {
   ingress: unknown[];
   connections?: number;
   caFile?: string;
+  caFileOnly?: boolean;
   gateway?: string;
   metrics?: { listen: string };
   drainSeconds?: number;

@@ -51,7 +51,8 @@ function readUntilClosed(s: Socket, ms = 2000): Promise<{ data: string; closed: 
   });
 }
 
-describe('guacd handoff listener', () => {
+// 127.0.0.2 as a second local address is Linux's (all of 127/8 is loopback there)
+describe.skipIf(process.platform !== 'linux')('guacd handoff listener', () => {
   const cleanup: (() => void)[] = [];
   afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
@@ -87,6 +88,42 @@ describe('guacd handoff listener', () => {
     await h.done;
   });
 
+  it('bytes are counted at each scrape and at the close, each byte once', async () => {
+    const { stream, got } = tunnelStream();
+    const { log } = logLines();
+    const counted = { toStream: 0, fromStream: 0 };
+    const collectors = new Set<() => void>();
+    const scrape = () => collectors.forEach((f) => f());
+    const h = await startHandoff(stream, {
+      listenHost: '127.0.0.1',
+      allowedPeers: new Set(['127.0.0.1']),
+      timeoutMs: 5000,
+      log,
+      onBytes: (to, from) => ((counted.toStream += to), (counted.fromStream += from)),
+      collect: (fn) => (collectors.add(fn), () => void collectors.delete(fn)),
+    });
+    cleanup.push(() => h.close());
+    const guacd = await dial(h, '127.0.0.1');
+    if (!('remotePort' in guacd)) throw guacd;
+    const fromDesktop = readUntilClosed(guacd);
+    guacd.write('abcd');
+    await expect.poll(() => Buffer.concat(got).length).toBe(4);
+    stream.push(Buffer.from('xyz'));
+    await new Promise((r) => setTimeout(r, 50));
+    scrape();
+    scrape();
+    expect(counted).toEqual({ toStream: 4, fromStream: 3 });
+    guacd.write('ef');
+    await expect.poll(() => Buffer.concat(got).length).toBe(6);
+    stream.push(null);
+    stream.destroy();
+    expect((await fromDesktop).data).toBe('xyz');
+    await h.done;
+    expect(counted).toEqual({ toStream: 6, fromStream: 3 });
+    // the collector went with the connection
+    expect(collectors.size).toBe(0);
+  });
+
   it('nobody comes: the listener closes after its timeout, the stream is closed, and a log line says so', async () => {
     const { stream } = tunnelStream();
     const { lines, log } = logLines();
@@ -105,14 +142,12 @@ describe('guacd handoff listener', () => {
     const { log } = logLines();
     const h = await startHandoff(stream, { listenHost: '127.0.0.1', allowedPeers: new Set(['127.0.0.1']), timeoutMs: 5000, log });
     cleanup.push(() => h.close());
+    // written before guacd comes: it waits in the stream until the handoff pipes it
+    stream.push(Buffer.from('last frame'));
+    stream.push(null);
     const guacd = await dial(h, '127.0.0.1');
     if (!('remotePort' in guacd)) throw guacd;
     const seen = readUntilClosed(guacd);
-    // the stream is piped once the listener has taken the connection
-    await new Promise((r) => setTimeout(r, 50));
-    stream.push(Buffer.from('last frame'));
-    stream.push(null);
-    stream.destroy();
     expect(await seen).toEqual({ data: 'last frame', closed: true });
     await h.done;
   });

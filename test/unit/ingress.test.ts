@@ -84,6 +84,9 @@ describe('ingress parsing (validated once, errors name the rule)', () => {
     expect((err as ConfigError).message).toContain('ingress[1]: tcp:// rules need a port');
     expect(() => parseConnectorConfig({ connections: 0, ingress: [{ deny: 'all' }] })).toThrow(/connections/);
     expect(parseConnectorConfig({ ingress: [{ deny: 'all' }] }).connections).toBe(2);
+    // pinning needs something to pin to
+    expect(() => parseConnectorConfig({ caFileOnly: true, ingress: [{ deny: 'all' }] }, 'connector.yml')).toThrow(/caFileOnly: needs caFile/);
+    expect(parseConnectorConfig({ caFileOnly: true, caFile: '/ca.pem', ingress: [{ deny: 'all' }] }).caFileOnly).toBe(true);
   });
 
   it('reads CONNECT authorities, IPv6 in brackets', () => {

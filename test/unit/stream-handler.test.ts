@@ -19,6 +19,7 @@ describe('connector stream handler: names are checked after resolution', () => {
   let session: ClientHttp2Session;
   const lines: string[] = [];
   const asked: string[] = [];
+  const metrics = new MetricSet();
   let rules = parseIngress([{ deny: 'all' }]);
   const dns: Record<string, string[]> = {
     'desk.corp': ['10.9.9.9', '127.0.0.1'],
@@ -38,7 +39,7 @@ describe('connector stream handler: names are checked after resolution', () => {
     port = (echo.address() as { port: number }).port;
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
     h2 = createHttp2Server();
-    h2.on('stream', (stream, headers) => handleStream(stream, headers, { rules, dialTimeoutMs: 2000, log, metrics: new MetricSet(), resolve, accepting: () => true }));
+    h2.on('stream', (stream, headers) => handleStream(stream, headers, { rules, dialTimeoutMs: 2000, log, metrics, resolve, accepting: () => true }));
     await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
     session = http2Connect(`http://127.0.0.1:${(h2.address() as { port: number }).port}`);
   });
@@ -104,6 +105,44 @@ describe('connector stream handler: names are checked after resolution', () => {
     // the same address under another name, or by address, is not named by any allow rule
     expect((await open(`desk.corp:${port}`)).status).toBe(403);
     expect((await open(`127.0.0.1:${port}`)).status).toBe(403);
+  });
+
+  it('bytes of an open stream are counted at each scrape and once more at its close, never twice', async () => {
+    rules = parseIngress([{ allow: `tcp://127.0.0.1:${port}` }, { deny: 'all' }]);
+    const bytes = (direction: string) => {
+      metrics.render();
+      return metrics.value('drawbridge_connector_bytes_total', { direction });
+    };
+    const base = { to: bytes('to_gateway'), from: bytes('from_gateway') };
+    const req = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${port}` }, { endStream: false });
+    await new Promise((r) => req.once('response', r));
+    const echo = async (text: string) => {
+      let got = '';
+      const done = new Promise<void>((r) => {
+        const on = (d: Buffer) => {
+          got += d.toString();
+          if (got.length < text.length) return;
+          req.off('data', on);
+          r();
+        };
+        req.on('data', on);
+      });
+      req.write(text);
+      await done;
+    };
+    await echo('12345');
+    expect(bytes('to_gateway') - base.to).toBe(5);
+    expect(bytes('from_gateway') - base.from).toBe(5);
+    // scraped again with nothing new: nothing added
+    expect(bytes('to_gateway') - base.to).toBe(5);
+    await echo('678');
+    expect(bytes('to_gateway') - base.to).toBe(8);
+    req.close();
+    await new Promise((r) => req.once('close', r));
+    await expect.poll(() => metrics.value('drawbridge_connector_active_streams')).toBe(0);
+    // the count at close adds what the last scrape had not seen, and nothing twice
+    expect(bytes('to_gateway') - base.to).toBe(8);
+    expect(bytes('from_gateway') - base.from).toBe(8);
   });
 
   it('a name that does not resolve gets a 502 that says so', async () => {
