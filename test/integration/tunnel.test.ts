@@ -63,6 +63,20 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   });
 
   const rules = () => [{ allow: `tcp://127.0.0.1:${rdp.port}` }, { deny: 'all' }];
+  /** A desktop that sends as fast as it is read, on every connection. */
+  async function startFlood(): Promise<{ port: number; close(): void }> {
+    const chunk = Buffer.alloc(256 * 1024, 0x42);
+    const server = createServer((s) => {
+      s.on('error', () => undefined);
+      const pump = () => {
+        while (!s.destroyed && s.write(chunk));
+        if (!s.destroyed) s.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { port: (server.address() as { port: number }).port, close: () => void server.close() };
+  }
   /** Sockets open in this process: the gateway's, the in-process connectors' and the test's own. */
   const fds = () => readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')).length;
   /** The gateway's per-tunnel figures, as `drawbridge` admin commands read them. */
@@ -706,17 +720,8 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
 
   it('desktops that stop reading or send in bulk do not hold up an interactive one on the same connection', async () => {
     const token = reissue('office-1');
-    const chunk = Buffer.alloc(256 * 1024, 0x42);
-    const flood = createServer((s) => {
-      s.on('error', () => undefined);
-      const pump = () => {
-        while (!s.destroyed && s.write(chunk));
-        if (!s.destroyed) s.once('drain', pump);
-      };
-      pump();
-    });
-    await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
-    const floodPort = (flood.address() as { port: number }).port;
+    const flood = await startFlood();
+    const floodPort = flood.port;
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${floodPort}` }, { allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1 });
     const opened: Duplex[] = [];
     try {
@@ -755,17 +760,8 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
 
   it('160 busy streams on one connection: every one opens and moves data, and the connection survives', async () => {
     const token = reissue('office-1');
-    const chunk = Buffer.alloc(256 * 1024, 0x42);
-    const flood = createServer((s) => {
-      s.on('error', () => undefined);
-      const pump = () => {
-        while (!s.destroyed && s.write(chunk));
-        if (!s.destroyed) s.once('drain', pump);
-      };
-      pump();
-    });
-    await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
-    const port = (flood.address() as { port: number }).port;
+    const flood = await startFlood();
+    const port = flood.port;
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${port}` }, { deny: 'all' }], caFile, connections: 1 });
     try {
       await until('connected', () => current().length === 1);
