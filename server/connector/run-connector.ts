@@ -53,7 +53,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   const token = decodeTunnelToken(opts.token);
   const gateway = new URL(config.gateway ?? token.gateway);
   const tunnelUrl = new URL(TUNNEL_PATH, gateway);
-  // a configured CA adds to the system's; it never replaces them
+  // caFile adds to Node's roots and the system's, unless caFileOnly pins the gateway to it
   const { ca, sources: trusted, warnings } = trustedCas({ caFile: config.caFile, only: config.caFileOnly }, env);
   for (const w of warnings) log.warn(w);
   // parsed by each dial's TLS context; converted once here

@@ -267,7 +267,8 @@ export class TunnelConnection extends EventEmitter {
       outstanding = true;
       const ok = session.ping((err, ms) => {
         outstanding = false;
-        if (err) return;
+        // an answer that lands after the connection ended must not bring its series back
+        if (err || this.closed) return;
         this.rttMs = ms;
         this.opts.metrics.set('drawbridge_connector_rtt_ms', 'Round-trip time to the gateway (HTTP/2 ping)', ms, { connection: String(this.opts.index) });
       });
