@@ -12,7 +12,7 @@ import type { Resolver } from './stream-handler.js';
 import { Supervisor } from './supervisor.js';
 import { TransportChoice } from './transport-choice.js';
 import type { ConnectionError } from './connection-error.js';
-import { TunnelConnection } from './tunnel-connection.js';
+import { TunnelConnection, tunnelSecureContext } from './tunnel-connection.js';
 import { trustedCas } from './trusted-cas.js';
 
 export interface RunConnectorOptions {
@@ -56,8 +56,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   // caFile adds to Node's roots and the system's, unless caFileOnly pins the gateway to it
   const { ca, sources: trusted, warnings } = trustedCas({ caFile: config.caFile, only: config.caFileOnly }, env);
   for (const w of warnings) log.warn(w);
-  // parsed by each dial's TLS context; converted once here
-  const caBuffers = ca.map((c) => Buffer.from(c));
+  const secureContext = tunnelSecureContext(ca.map((c) => Buffer.from(c)));
   const proxy = proxyFor(gateway, env);
   const agent = proxy ? new HttpsProxyAgent(proxy, { ca }) : undefined;
   const connectorId = randomUUID();
@@ -82,7 +81,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
         index,
         connectorId,
         version: VERSION,
-        ca: caBuffers,
+        secureContext,
         agent,
         rules: config.ingress,
         dialTimeoutMs: config.dialTimeoutMs,
