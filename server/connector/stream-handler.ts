@@ -7,6 +7,7 @@ import { HEADER_REFUSAL } from '../tunnel/tunnel-wire.js';
 import { matchIngress, type IngressRule } from './ingress.js';
 import { adaptiveRead } from '../tunnel/adaptive-read.js';
 import { pipeCoalesced } from '../tunnel/coalescing-pipe.js';
+import { countSocketBytes } from '../metrics/socket-bytes.js';
 
 export type Resolver = (name: string) => Promise<string[]>;
 
@@ -112,21 +113,12 @@ function dial(stream: ServerHttp2Stream, address: string, port: number, target: 
     metrics.add('drawbridge_connector_streams_total', 'Streams opened to destinations');
     metrics.set('drawbridge_connector_active_streams', 'Streams open now', metrics.value('drawbridge_connector_active_streams') + 1);
     pipeCoalesced(stream, sock);
-    // counted at each scrape while the desktop is open, and once more at its close; only forward:
-    // bytesWritten includes what is still queued, and shrinks if the socket dies with a queue
-    let read = 0;
-    let written = 0;
-    const count = () => {
-      if (sock.bytesRead > read) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesRead - read, { direction: 'to_gateway' });
-      if (sock.bytesWritten > written) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', sock.bytesWritten - written, { direction: 'from_gateway' });
-      read = Math.max(read, sock.bytesRead);
-      written = Math.max(written, sock.bytesWritten);
-    };
-    const stopCounting = metrics.collect(count);
+    countSocketBytes(sock, (fn) => metrics.collect(fn), (read, written) => {
+      if (read) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', read, { direction: 'to_gateway' });
+      if (written) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', written, { direction: 'from_gateway' });
+    });
     sock.once('close', () => {
       metrics.set('drawbridge_connector_active_streams', 'Streams open now', metrics.value('drawbridge_connector_active_streams') - 1);
-      count();
-      stopCounting();
     });
   });
 }

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import { pipeCoalesced } from './coalescing-pipe.js';
+import { countSocketBytes, type Collect } from '../metrics/socket-bytes.js';
 
 export interface HandoffOptions {
   /** Address to listen on; guacd must be able to reach it. */
@@ -14,8 +15,8 @@ export interface HandoffOptions {
   log: Logger;
   /** Bytes guacd's connection carried since the last call: at each `collect` run and at its close. */
   onBytes?(toStream: number, fromStream: number): void;
-  /** Registers a function run before each metrics scrape (MetricSet.collect); returns its removal. */
-  collect?(fn: () => void): () => void;
+  /** Runs the counting at each metrics scrape as well (MetricSet.collect). */
+  collect?: Collect;
 }
 
 export interface Handoff {
@@ -66,22 +67,8 @@ export async function startHandoff(stream: Duplex, opts: HandoffOptions): Promis
     };
     sock.once('error', end);
     stream.once('error', end);
-    let read = 0;
-    let written = 0;
-    // only forward: bytesWritten includes what is still queued, and shrinks if the socket dies with a queue
-    const count = () => {
-      const r = Math.max(read, sock.bytesRead);
-      const w = Math.max(written, sock.bytesWritten);
-      if (r > read || w > written) opts.onBytes?.(r - read, w - written);
-      read = r;
-      written = w;
-    };
-    const stopCounting = opts.collect?.(count);
-    sock.once('close', () => {
-      stream.destroy();
-      count();
-      stopCounting?.();
-    });
+    if (opts.onBytes) countSocketBytes(sock, opts.collect, opts.onBytes);
+    sock.once('close', () => stream.destroy());
     stream.once('close', () => {
       // let what the desktop already sent reach guacd before the socket goes
       if (!sock.destroyed) sock.end();
