@@ -185,7 +185,7 @@ const SHAPES = [
  * runs and the ratio with it.
  */
 async function throughputsInTurns(tunnels: Tunnel[]) {
-  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], mb: 0, roleMs: {} as Record<string, number>, byShape: {} as Record<string, { mb: number; roleMs: Record<string, number> }> }));
+  const acc = tunnels.map(() => ({ one: [] as number[], sixteen: [] as number[], byShape: {} as Record<string, { mb: number; roleMs: Record<string, number> }> }));
   for (let r = 0; r < RUNS; r++) {
     const order = tunnels.map((_, i) => i);
     if (r % 2) order.reverse();
@@ -196,27 +196,29 @@ async function throughputsInTurns(tunnels: Tunnel[]) {
         const mbps = await throughput(t.port, streams, mib);
         const a = acc[i]!;
         const shape = (a.byShape[`${streams}`] ??= { mb: 0, roleMs: {} });
-        for (const [role, ms] of role0) {
-          const used = cpuMsOfTrees(t.roles![role]!) - ms;
-          a.roleMs[role] = (a.roleMs[role] ?? 0) + used;
-          shape.roleMs[role] = (shape.roleMs[role] ?? 0) + used;
-        }
-        a.mb += streams * mib;
+        for (const [role, ms] of role0) shape.roleMs[role] = (shape.roleMs[role] ?? 0) + cpuMsOfTrees(t.roles![role]!) - ms;
         shape.mb += streams * mib;
         (streams === 1 ? a.one : a.sixteen).push(mbps);
       }
     }
   }
-  return acc.map((a, i) => ({
-    mbps1Stream: round(median(a.one)),
-    mbps16Streams: round(median(a.sixteen)),
-    // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
-    tunnelCpuMsPerMB: tunnels[i]!.roles ? round(Object.values(a.roleMs).reduce((x, y) => x + y, 0) / a.mb) : undefined,
-    cpuMsPerMBByRole: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.roleMs).map(([role, ms]) => [role, round(ms / a.mb)])) : undefined,
-    // where the CPU goes with 1 stream and with 16: the two shapes need not cost the same per MB
-    cpuMsPerMBByStreams: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.byShape).map(([n, sh]) => [n, Object.fromEntries(Object.entries(sh.roleMs).map(([role, ms]) => [role, round(ms / sh.mb)]))])) : undefined,
-    runs: { mbps1Stream: a.one.map((x) => round(x, 0)), mbps16Streams: a.sixteen.map((x) => round(x, 0)) },
-  }));
+  return acc.map((a, i) => {
+    // the whole run is the sum of its shapes
+    const shapes = Object.values(a.byShape);
+    const mb = shapes.reduce((n, sh) => n + sh.mb, 0);
+    const roleMs: Record<string, number> = {};
+    for (const sh of shapes) for (const [role, ms] of Object.entries(sh.roleMs)) roleMs[role] = (roleMs[role] ?? 0) + ms;
+    return {
+      mbps1Stream: round(median(a.one)),
+      mbps16Streams: round(median(a.sixteen)),
+      // CPU per MB is steadier than MB/s on a shared machine: the neighbours take time, not work
+      tunnelCpuMsPerMB: tunnels[i]!.roles ? round(Object.values(roleMs).reduce((x, y) => x + y, 0) / mb) : undefined,
+      cpuMsPerMBByRole: tunnels[i]!.roles ? Object.fromEntries(Object.entries(roleMs).map(([role, ms]) => [role, round(ms / mb)])) : undefined,
+      // where the CPU goes with 1 stream and with 16: the two shapes need not cost the same per MB
+      cpuMsPerMBByStreams: tunnels[i]!.roles ? Object.fromEntries(Object.entries(a.byShape).map(([n, sh]) => [n, Object.fromEntries(Object.entries(sh.roleMs).map(([role, ms]) => [role, round(ms / sh.mb)]))])) : undefined,
+      runs: { mbps1Stream: a.one.map((x) => round(x, 0)), mbps16Streams: a.sixteen.map((x) => round(x, 0)) },
+    };
+  });
 }
 
 async function latencies(port: number) {
