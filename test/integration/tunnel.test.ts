@@ -63,6 +63,20 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   });
 
   const rules = () => [{ allow: `tcp://127.0.0.1:${rdp.port}` }, { deny: 'all' }];
+  /** Writes `text` into a stream to the echo server and resolves with what comes back, as much. */
+  const echoThrough = (stream: Duplex, text: string) =>
+    new Promise<string>((resolve, reject) => {
+      let got = '';
+      const on = (d: Buffer) => {
+        got += d.toString();
+        if (got.length < text.length) return;
+        stream.off('data', on);
+        resolve(got);
+      };
+      stream.on('data', on);
+      stream.once('error', reject);
+      stream.write(text);
+    });
   /** A desktop that sends as fast as it is read, on every connection. */
   async function startFlood(): Promise<{ port: number; close(): void }> {
     const chunk = Buffer.alloc(256 * 1024, 0x42);
@@ -395,19 +409,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       await until('connected', () => current().length === 2);
       const before = current().map((c) => c.id).sort();
       const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
-      const echo = (text: string) =>
-        new Promise<string>((resolve) => {
-          let got = '';
-          const on = (d: Buffer) => {
-            got += d.toString();
-            if (got.length < text.length) return;
-            stream.off('data', on);
-            resolve(got);
-          };
-          stream.on('data', on);
-          stream.write(text);
-        });
-      expect(await echo('before')).toBe('before');
+      expect(await echoThrough(stream, 'before')).toBe('before');
       for (const transport of ['direct', 'websocket'] as const) {
         const impostor = await startConnector(forged, { ingress, caFile, connections: 1, transport });
         const fatal = await Promise.race([impostor.fatal, new Promise<undefined>((r) => setTimeout(r, 10_000))]);
@@ -417,7 +419,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
         expect(impostor.lines.join('\n')).toMatch(/401|token/i);
       }
       expect(current().map((c) => c.id).sort()).toEqual(before);
-      expect(await echo('after')).toBe('after');
+      expect(await echoThrough(stream, 'after')).toBe('after');
       const denied = stack.audit.entries!.filter((e) => e.event === 'tunnel-connect' && e.result === 'denied' && e.reason === 'wrong secret');
       expect(denied.length).toBeGreaterThanOrEqual(2);
       stream.destroy();
@@ -636,32 +638,18 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   }, 90_000);
 
   it('stopping (SIGTERM) drains: open desktops keep working, new ones are refused, and it ends when they do or at the deadline', async () => {
-    const echoOnce = (stream: Duplex, text: string) =>
-      new Promise<string>((resolve, reject) => {
-        let got = '';
-        const on = (d: Buffer) => {
-          got += d.toString();
-          if (got.length >= text.length) {
-            stream.off('data', on);
-            resolve(got);
-          }
-        };
-        stream.on('data', on);
-        stream.once('error', reject);
-        stream.write(text);
-      });
     for (const leaveOpen of [false, true]) {
       const token = reissue('office-1');
       const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2, drainSeconds: leaveOpen ? 2 : 20 });
       await until('connected', () => current().length === 2);
       const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
-      expect(await echoOnce(stream, 'before')).toBe('before');
+      expect(await echoThrough(stream, 'before')).toBe('before');
       const t0 = Date.now();
       let stopped = false;
       const stopping = connector.stop().then(() => (stopped = true));
       await new Promise((r) => setTimeout(r, 300));
       // the open desktop still works, and nothing new is opened through a draining connector
-      expect(await echoOnce(stream, 'while draining')).toBe('while draining');
+      expect(await echoThrough(stream, 'while draining')).toBe('while draining');
       await expect(stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 3000)).rejects.toMatchObject({ kind: expect.stringMatching(/offline|refused|lost/) });
       expect(stopped).toBe(false);
       if (leaveOpen) {
