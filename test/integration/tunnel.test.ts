@@ -10,7 +10,7 @@ import { startTestGuacd, type TestGuacd } from '../support/guacd.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
 import { signIn, type HttpClient } from '../support/http-client.js';
 import { launchToken, openDesktop } from '../support/desktop-client.js';
-import { spawnConnector, startConnector, until } from '../support/connector.js';
+import { echoThrough, spawnConnector, startConnector, until } from '../support/connector.js';
 import { CLOSE_GATEWAY_SHUTDOWN, TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
 import { directUpgrade, startWebSocketOnlyFront } from '../support/tunnel-upgrade-client.js';
 
@@ -63,20 +63,6 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   });
 
   const rules = () => [{ allow: `tcp://127.0.0.1:${rdp.port}` }, { deny: 'all' }];
-  /** Writes `text` into a stream to the echo server and resolves with what comes back, as much. */
-  const echoThrough = (stream: Duplex, text: string) =>
-    new Promise<string>((resolve, reject) => {
-      let got = '';
-      const on = (d: Buffer) => {
-        got += d.toString();
-        if (got.length < text.length) return;
-        stream.off('data', on);
-        resolve(got);
-      };
-      stream.on('data', on);
-      stream.once('error', reject);
-      stream.write(text);
-    });
   /** A desktop that sends as fast as it is read, on every connection. */
   async function startFlood(): Promise<{ port: number; close(): void }> {
     const chunk = Buffer.alloc(256 * 1024, 0x42);

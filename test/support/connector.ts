@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { parseConnectorConfig } from '../../server/connector/connector-config.js';
@@ -65,4 +66,20 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Writes `text` into a stream to an echo server and resolves with what comes back, as much. */
+export function echoThrough(stream: Duplex, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const on = (d: Buffer) => {
+      got += d.toString();
+      if (got.length < text.length) return;
+      stream.off('data', on);
+      resolve(got);
+    };
+    stream.on('data', on);
+    stream.once('error', reject);
+    stream.write(text);
+  });
 }

@@ -6,6 +6,7 @@ import { parseIngress } from '../../server/connector/ingress.js';
 import { handleStream, type Resolver } from '../../server/connector/stream-handler.js';
 import { MetricSet } from '../../server/metrics/prometheus.js';
 import { HEADER_REFUSAL } from '../../server/tunnel/tunnel-wire.js';
+import { echoThrough } from '../support/connector.js';
 
 /**
  * The connector's stream handler behind a real HTTP/2 session, with the private network's DNS
@@ -62,15 +63,10 @@ describe('connector stream handler: names are checked after resolution', () => {
           req.close();
           return;
         }
-        let echoed = '';
-        req.on('data', (d: Buffer) => {
-          echoed += d.toString();
-          if (echoed === 'ping') {
-            done({ status, echoed });
-            req.close();
-          }
-        });
-        req.write('ping');
+        void echoThrough(req, 'ping').then((echoed) => {
+          done({ status, echoed });
+          req.close();
+        }, fail);
       });
     });
   }
@@ -116,20 +112,7 @@ describe('connector stream handler: names are checked after resolution', () => {
     const base = { to: bytes('to_gateway'), from: bytes('from_gateway') };
     const req = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${port}` }, { endStream: false });
     await new Promise((r) => req.once('response', r));
-    const echo = async (text: string) => {
-      let got = '';
-      const done = new Promise<void>((r) => {
-        const on = (d: Buffer) => {
-          got += d.toString();
-          if (got.length < text.length) return;
-          req.off('data', on);
-          r();
-        };
-        req.on('data', on);
-      });
-      req.write(text);
-      await done;
-    };
+    const echo = (text: string) => echoThrough(req, text);
     await echo('12345');
     expect(bytes('to_gateway') - base.to).toBe(5);
     expect(bytes('from_gateway') - base.from).toBe(5);
