@@ -13,6 +13,7 @@ import { CLI, spawnConnector, until, type ConnectorProcess } from '../support/co
 import { guacdBinary } from '../support/guacd.js';
 import { createLab, netnsUnavailable, type Lab } from '../support/netns.js';
 import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support/rdp-server.js';
+import { tcpSocketsOf, tcpSocketsUnavailable } from '../support/tcp-sockets.js';
 
 /**
  * The point of the tunnel, proven: the desktop and the connector live in a "private" network
@@ -20,7 +21,7 @@ import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support
  * connection into. Chromium in edge signs in and opens the desktop anyway, because the connector
  * dialled out. The RDP server is the real one; guacd is real when this machine has one.
  */
-const why = netnsUnavailable() ?? rdpServerUnavailable();
+const why = netnsUnavailable() ?? rdpServerUnavailable() ?? tcpSocketsUnavailable();
 if (why) process.stderr.write(`SKIP tunnel network-namespace e2e: ${why}\n`);
 
 const GATEWAY_PORT = 8443;
@@ -58,6 +59,7 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
   let rdp: RdpServer;
   const children: Child[] = [];
   let guacd: Child;
+  let gateway: Child;
   let connector: ConnectorProcess;
   let connectorCfg: Parameters<typeof spawnConnector>[2];
   let token: string;
@@ -128,7 +130,7 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     expect(created.status, created.stderr).toBe(0);
     token = /^(dbt1_\S+)$/m.exec(created.stdout)![1]!;
 
-    const gateway = child([...lab.wrap(lab.edge), process.execPath, ...CLI, 'gateway', '--config', configFile], { DBT_CLIENT_SECRET: CLIENT_SECRET });
+    gateway = child([...lab.wrap(lab.edge), process.execPath, ...CLI, 'gateway', '--config', configFile], { DBT_CLIENT_SECRET: CLIENT_SECRET });
     children.push(gateway);
     await gateway.waitFor(/gateway listening/, 30_000);
 
@@ -214,6 +216,25 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     // the desktop's bytes while it is open, and the round trip to the gateway on each connection
     expect(Number(/^drawbridge_connector_bytes_total\{direction="to_gateway"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     for (const c of ['0', '1']) expect(metrics).toMatch(new RegExp(`^drawbridge_connector_rtt_ms\\{connection="${c}"\\} [\\d.]+$`, 'm'));
+
+    // Nagle off on every TCP socket the session crosses, asked of the kernel (a keystroke must not
+    // wait for the previous segment's ACK): at the connector its two tunnel connections and the
+    // desktop; at the gateway the same tunnel connections, the one-time handoff guacd dialled,
+    // its own connection to guacd and the browser's. Asking the kernel counts whoever set it: on
+    // the tunnel's sockets Node's HTTP/2 does too, while the desktop, handoff and guacd sockets
+    // have only ours (each caught when removed)
+    const open = (pid: number) => tcpSocketsOf(pid).filter((s) => s.state === 'ESTABLISHED');
+    const atConnector = open(connector.proc.pid!);
+    expect(atConnector.filter((s) => s.remote === `${lab.edgeIp}:${GATEWAY_PORT}`)).toHaveLength(2);
+    expect(atConnector.filter((s) => s.remote === `${lab.hostIp}:3389`)).toHaveLength(1);
+    expect(atConnector.filter((s) => !s.noDelay)).toEqual([]);
+    const atGateway = open(gateway.proc.pid!);
+    expect(atGateway.filter((s) => s.remote.startsWith(`${lab.privUpIp}:`))).toHaveLength(2);
+    expect(atGateway.filter((s) => s.remote === `127.0.0.1:${GUACD_PORT}`)).toHaveLength(1);
+    const handoff = atGateway.filter((s) => s.local.startsWith('127.0.0.1:') && !s.local.endsWith(`:${GATEWAY_PORT}`) && s.remote.startsWith('127.0.0.1:') && ![GUACD_PORT, IDP_PORT].some((p) => s.remote.endsWith(`:${p}`)));
+    expect(handoff).toHaveLength(1);
+    expect(atGateway.filter((s) => s.local.endsWith(`:${GATEWAY_PORT}`) && s.remote.startsWith('127.0.0.1:')).length).toBeGreaterThan(0);
+    expect(atGateway.filter((s) => !s.noDelay)).toEqual([]);
   }, 90_000);
 
   it('killing the connector ends the session with a message and turns the tile offline; a restart brings it back', async () => {

@@ -13,6 +13,7 @@ import { launchToken, openDesktop } from '../support/desktop-client.js';
 import { echoThrough, spawnConnector, startConnector, until } from '../support/connector.js';
 import { CLOSE_GATEWAY_SHUTDOWN, TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
 import { directUpgrade, startWebSocketOnlyFront } from '../support/tunnel-upgrade-client.js';
+import { tcpSocketsOf, tcpSocketsUnavailable } from '../support/tcp-sockets.js';
 
 /**
  * The tunnel on loopback, with the real RDP server behind it: launches through the connector,
@@ -653,6 +654,33 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       await until('tunnel down', () => current().length === 0);
     }
   }, 60_000);
+
+  const noSocketReader = tcpSocketsUnavailable();
+  for (const transport of ['direct', 'websocket'] as const) {
+    it.skipIf(noSocketReader)(`Nagle is off on the tunnel's sockets at both ends and on the desktop's at the connector, asked of the kernel (${transport})`, async () => {
+      const connector = spawnConnector(stack.stateDir, reissue('office-1'), { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2, transport });
+      try {
+        await until('connected', () => current().length === 2, 20_000);
+        const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
+        expect(await echoThrough(stream, 'typed')).toBe('typed');
+        const gatewayPort = new URL(stack.url).port;
+        const atConnector = tcpSocketsOf(connector.proc.pid!).filter((s) => s.state === 'ESTABLISHED');
+        const tunnels = atConnector.filter((s) => s.remote.endsWith(`:${gatewayPort}`));
+        expect(tunnels).toHaveLength(2);
+        expect(atConnector.filter((s) => s.remote === `127.0.0.1:${echoPort}`)).toHaveLength(1);
+        expect(atConnector.filter((s) => !s.noDelay)).toEqual([]);
+        // the gateway runs in this process: its ends of the connector's two connections (over a
+        // WebSocket, ws sets the flag as well as we do; what counts is that the kernel has it)
+        const ends = new Set(tunnels.map((s) => s.local));
+        const atGateway = tcpSocketsOf(process.pid).filter((s) => s.state === 'ESTABLISHED' && ends.has(s.remote));
+        expect(atGateway).toHaveLength(2);
+        expect(atGateway.filter((s) => !s.noDelay)).toEqual([]);
+        stream.destroy();
+      } finally {
+        await connector.kill('SIGKILL');
+      }
+    }, 40_000);
+  }
 
   it('bulk bytes arrive exact in both directions on several streams at once', async () => {
     const token = reissue('office-1');
