@@ -2,6 +2,9 @@ import { Duplex } from 'node:stream';
 import { request as httpRequest } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { readdirSync, readlinkSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import diagnostics from 'node:diagnostics_channel';
+import { runInNewContext } from 'node:vm';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -21,6 +24,9 @@ import { tcpSocketsOf, tcpSocketsUnavailable } from '../support/tcp-sockets.js';
  * leak count after many streams. (Network-namespace isolation is proven in tunnel-netns.e2e.)
  */
 const noRdp = rdpServerUnavailable();
+// a full collection on demand, to show that what refused connections leave behind can be collected
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   let guacd: TestGuacd;
@@ -458,16 +464,17 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   });
 
-  it('refused tokens and garbage, many times over, leave no sockets behind', async () => {
+  it('refused tokens and garbage, many times over, leave no sockets behind and nothing that holds on to them (both transports)', async () => {
     const token = reissue('office-1');
     const noise = Buffer.from('PRI * HTTP/2.0 but not really\r\n\r\n'.repeat(10));
+    const wsUrl = `${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`;
     const round = async () => {
       for (const bearer of ['dbt1_garbage', token.slice(0, -4) + 'AAAA']) {
         const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${bearer}` });
         if ('socket' in r) r.socket.destroy();
         expect('status' in r && r.status).toBe(401);
         const status = await new Promise<number>((resolve) => {
-          const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${bearer}` }, ca: stack.caPem });
+          const ws = new WebSocket(wsUrl, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${bearer}` }, ca: stack.caPem });
           ws.on('unexpected-response', (_q, res) => (res.destroy(), resolve(res.statusCode ?? 0)));
           ws.on('error', () => resolve(-1));
         });
@@ -480,15 +487,36 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const closed = new Promise((res) => r.socket.once('close', res));
       r.socket.write(noise);
       await closed;
+      const ws = new WebSocket(wsUrl, [TUNNEL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, ca: stack.caPem });
+      ws.on('error', () => undefined);
+      await new Promise((res) => ws.once('open', res));
+      const wsClosed = new Promise((res) => ws.once('close', res));
+      ws.send(noise);
+      await wsClosed;
     };
     await round();
     await new Promise((r) => setTimeout(r, 200));
     const before = fds();
-    for (let i = 0; i < 20; i++) await round();
+    // every connection the gateway accepts from here on, as a TCP socket and as a TLS socket
+    const accepted: WeakRef<object>[] = [];
+    const track = (s: object) => void accepted.push(new WeakRef(s));
+    stack.gateway.server.on('connection', track).on('secureConnection', track);
+    try {
+      for (let i = 0; i < 20; i++) await round();
+    } finally {
+      stack.gateway.server.off('connection', track).off('secureConnection', track);
+    }
     await until('sockets back to where they were', () => fds() <= before, 5000).catch(() => undefined);
     expect(fds()).toBeLessThanOrEqual(before);
     expect(stack.gateway.tunnels.registry.connections('office-1')).toHaveLength(0);
-  }, 60_000);
+    // no leak in memory either: once collected, none of them is left, so no map, timer or listener
+    // of the gateway's (nor an HTTP/2 session or WebSocket built on one) still holds a refused or
+    // cut connection
+    expect(accepted).toHaveLength(20 * 6 * 2);
+    const alive = () => accepted.filter((w) => w.deref() !== undefined).length;
+    await until('every refused or cut connection collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
+    expect(alive()).toBe(0);
+  }, 90_000);
 
   it('an upgrade that never starts HTTP/2 is cut after the ping interval, with a log line', async () => {
     const token = reissue('office-1');
@@ -504,10 +532,14 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   });
 
   for (const transport of ['direct', 'websocket'] as const) {
-    it(`a connector that stops reading is cut after one unanswered ping, with a log line (${transport})`, async () => {
+    it(`a connector that stops reading is cut after one unanswered ping, with a log line, and nothing holds on to it (${transport})`, async () => {
       const token = reissue('office-1');
       const { performServerHandshake } = await import('node:http2');
       const headers = { authorization: `Bearer ${token}` };
+      // the gateway's socket for this connection, as TCP and as TLS
+      const accepted: WeakRef<object>[] = [];
+      const track = (sock: object) => void accepted.push(new WeakRef(sock));
+      stack.gateway.server.on('connection', track).on('secureConnection', track);
       let underlying: Duplex;
       if (transport === 'websocket') {
         const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers, ca: stack.caPem });
@@ -546,7 +578,14 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(Date.now() - started).toBeLessThan(4000);
       expect(pingLogs()).toBeGreaterThan(before);
       underlying.destroy();
-    }, 20_000);
+      stack.gateway.server.off('connection', track).off('secureConnection', track);
+      // cut while it read nothing: the socket, its HTTP/2 session and the registry's entry are
+      // all let go
+      expect(accepted).toHaveLength(2);
+      const alive = () => accepted.filter((w) => w.deref() !== undefined).length;
+      await until('the cut connection collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
+      expect(alive()).toBe(0);
+    }, 30_000);
   }
 
   for (const transport of ['direct', 'websocket'] as const) it(`revoking cuts the connector at once, ends its desktops with a message, and the connector stops for good (${transport})`, async () => {
@@ -791,7 +830,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 60_000);
 
-  it('200 streams opened and closed leave no sockets or listeners behind', async () => {
+  it('200 streams opened and closed leave no sockets or listeners behind, and nothing that holds on to them', async () => {
     const token = reissue('office-1');
     const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 2 });
     await until('connected', () => current().length === 2);
@@ -807,11 +846,27 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     await warm();
     await until('settled', () => connector.metrics.value('drawbridge_connector_active_streams') === 0);
     const before = fds();
-    for (let i = 0; i < 200; i++) await warm();
+    // every TCP socket made in this process from here on: guacd's side (the test), the handoff's
+    // accepted one at the gateway, the connector's to the desktop and the desktop's (the echo)
+    const made: WeakRef<object>[] = [];
+    const track = ({ socket }: { socket: object }) => void made.push(new WeakRef(socket));
+    const channels = ['net.client.socket', 'net.server.socket'].map((name) => diagnostics.channel(name));
+    for (const c of channels) c.subscribe(track as (m: unknown) => void);
+    try {
+      for (let i = 0; i < 200; i++) await warm();
+    } finally {
+      for (const c of channels) c.unsubscribe(track as (m: unknown) => void);
+    }
     await until('all streams closed on both sides', () => connector.metrics.value('drawbridge_connector_active_streams') === 0 && stack.gateway.tunnels.registry.connections('office-1').every((c) => c.streams === 0));
     await until('sockets back to where they were', () => fds() <= before, 5000).catch(() => undefined);
     expect(fds()).toBeLessThanOrEqual(before);
     expect(connector.metrics.value('drawbridge_connector_streams_total')).toBe(201);
+    // and in memory: once collected, none is left, so neither end's stream bookkeeping, the
+    // handoff's listener and pipes, nor a timer still holds one (or the tunnel stream piped to it)
+    expect(made).toHaveLength(200 * 4);
+    const alive = () => made.filter((w) => w.deref() !== undefined).length;
+    await until('every socket of the 200 streams collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
+    expect(alive()).toBe(0);
     await connector.stop();
   }, 60_000);
 });
