@@ -536,10 +536,10 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const token = reissue('office-1');
       const { performServerHandshake } = await import('node:http2');
       const headers = { authorization: `Bearer ${token}` };
-      // the gateway's socket for this connection, as TCP and as TLS
+      // the gateway's socket for this connection, as TCP and as TLS (once: nothing to undo if the test fails)
       const accepted: WeakRef<object>[] = [];
       const track = (sock: object) => void accepted.push(new WeakRef(sock));
-      stack.gateway.server.on('connection', track).on('secureConnection', track);
+      stack.gateway.server.once('connection', track).once('secureConnection', track);
       let underlying: Duplex;
       if (transport === 'websocket') {
         const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}${TUNNEL_PATH}`, [TUNNEL_SUBPROTOCOL], { headers, ca: stack.caPem });
@@ -578,7 +578,6 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(Date.now() - started).toBeLessThan(4000);
       expect(pingLogs()).toBeGreaterThan(before);
       underlying.destroy();
-      stack.gateway.server.off('connection', track).off('secureConnection', track);
       // cut while it read nothing: the socket, its HTTP/2 session and the registry's entry are
       // all let go
       expect(accepted).toHaveLength(2);
