@@ -21,8 +21,10 @@ import { tcpSocketsOf, tcpSocketsUnavailable } from '../support/tcp-sockets.js';
  * connection into. Chromium in edge signs in and opens the desktop anyway, because the connector
  * dialled out. The RDP server is the real one; guacd is real when this machine has one.
  */
-const why = netnsUnavailable() ?? rdpServerUnavailable() ?? tcpSocketsUnavailable();
+const why = netnsUnavailable() ?? rdpServerUnavailable();
 if (why) process.stderr.write(`SKIP tunnel network-namespace e2e: ${why}\n`);
+const noSocketReader = why ? undefined : tcpSocketsUnavailable();
+if (noSocketReader) process.stderr.write(`SKIP tunnel network-namespace e2e, Nagle's flag at both ends: ${noSocketReader}\n`);
 
 const GATEWAY_PORT = 8443;
 const IDP_PORT = 9443;
@@ -216,13 +218,16 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     // the desktop's bytes while it is open, and the round trip to the gateway on each connection
     expect(Number(/^drawbridge_connector_bytes_total\{direction="to_gateway"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     for (const c of ['0', '1']) expect(metrics).toMatch(new RegExp(`^drawbridge_connector_rtt_ms\\{connection="${c}"\\} [\\d.]+$`, 'm'));
+  }, 90_000);
 
-    // Nagle off on every TCP socket the session crosses, asked of the kernel (a keystroke must not
-    // wait for the previous segment's ACK): at the connector its two tunnel connections and the
-    // desktop; at the gateway the same tunnel connections, the one-time handoff guacd dialled,
-    // its own connection to guacd and the browser's. Asking the kernel counts whoever set it: on
-    // the tunnel's sockets Node's HTTP/2 does too, while the desktop, handoff and guacd sockets
-    // have only ours (each caught when removed)
+  it.skipIf(Boolean(noSocketReader))('Nagle is off on every TCP socket the open desktop crosses in the connector and the gateway, asked of the kernel', () => {
+    // a keystroke must not wait for the previous segment's ACK. At the connector: its two tunnel
+    // connections and the desktop; at the gateway: the same tunnel connections, the one-time
+    // handoff guacd dialled, its own connection to guacd and the browser's. Asking the kernel
+    // counts whoever set the flag: on the gateway's accepted sockets Node's https server does by
+    // default (and HTTP/2 again on the tunnel's), while the desktop, handoff and guacd sockets
+    // have only ours (each caught when removed). Chromium's, guacd's and the RDP server's own
+    // sockets are theirs, not checked here.
     const open = (pid: number) => tcpSocketsOf(pid).filter((s) => s.state === 'ESTABLISHED');
     const atConnector = open(connector.proc.pid!);
     expect(atConnector.filter((s) => s.remote === `${lab.edgeIp}:${GATEWAY_PORT}`)).toHaveLength(2);
@@ -235,7 +240,7 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     expect(handoff).toHaveLength(1);
     expect(atGateway.filter((s) => s.local.endsWith(`:${GATEWAY_PORT}`) && s.remote.startsWith('127.0.0.1:')).length).toBeGreaterThan(0);
     expect(atGateway.filter((s) => !s.noDelay)).toEqual([]);
-  }, 90_000);
+  });
 
   it('killing the connector ends the session with a message and turns the tile offline; a restart brings it back', async () => {
     // the launcher open in another tab the whole time: its tile must turn offline by itself
