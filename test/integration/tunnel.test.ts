@@ -84,6 +84,12 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return { port: (server.address() as { port: number }).port, close: () => void server.close() };
   }
+  /** How many of `refs` still live once collections have had up to 10 s to take them. */
+  async function aliveAfterCollection(refs: readonly WeakRef<object>[]): Promise<number> {
+    const alive = () => refs.filter((w) => w.deref() !== undefined).length;
+    await until('collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
+    return alive();
+  }
   /** Sockets open in this process: the gateway's, the in-process connectors' and the test's own. */
   const fds = () => readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')).length;
   /** The gateway's per-tunnel figures, as `drawbridge` admin commands read them. */
@@ -513,9 +519,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     // (a map, a timer, a listener, an HTTP/2 session or WebSocket on one) still holds the socket
     // of a refused or cut connection
     expect(accepted).toHaveLength(20 * 6 * 2);
-    const alive = () => accepted.filter((w) => w.deref() !== undefined).length;
-    await until('every refused or cut connection collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
-    expect(alive()).toBe(0);
+    expect(await aliveAfterCollection(accepted)).toBe(0);
   }, 90_000);
 
   it('an upgrade that never starts HTTP/2 is cut after the ping interval, with a log line', async () => {
@@ -583,9 +587,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       // cut while it read nothing: nothing at the gateway (the registry, the HTTP/2 session or
       // WebSocket on it, a timer) still holds its socket
       expect(accepted.map((a) => a.port)).toEqual([port, port]);
-      const alive = () => accepted.filter((a) => a.ref.deref() !== undefined).length;
-      await until('the cut connection collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
-      expect(alive()).toBe(0);
+      expect(await aliveAfterCollection(accepted.map((a) => a.ref))).toBe(0);
     }, 30_000);
   }
 
@@ -867,9 +869,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     // and in memory: once collected, none is left, so neither end's stream bookkeeping, the
     // handoff's pipes nor a timer still holds one, nor a tunnel stream piped to one
     expect(made).toHaveLength(200 * 4);
-    const alive = () => made.filter((w) => w.deref() !== undefined).length;
-    await until('every socket of the 200 streams collected', () => (gc(), alive() === 0), 10_000, 100).catch(() => undefined);
-    expect(alive()).toBe(0);
+    expect(await aliveAfterCollection(made)).toBe(0);
     await connector.stop();
   }, 60_000);
 });
