@@ -21,6 +21,7 @@ import { createSessions, type SignedIn } from './authenticate/session.js';
 import { clientIpOf, type TrustFn } from './http/client-ip.js';
 import { errorHandler } from './http/error-handler.js';
 import { requireSameOrigin } from './http/origin-check.js';
+import { refuseUpgrade } from './http/refuse-upgrade.js';
 import { securityHeaders } from './http/security-headers.js';
 import { RouteNotFound } from './http/wire-errors.js';
 import { GuacdProbe } from './launcher/guacd-probe.js';
@@ -178,7 +179,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sweepRecordings();
   const sweepTimer = setInterval(sweepRecordings, 3600_000);
   sweepTimer.unref();
-  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs }, { guacdHost: () => guacdTarget().host, audit, log, clientIp: (req) => clientIpOf(req, trust) });
+  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
 
@@ -323,7 +324,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const pathname = new URL(req.url ?? '/', 'http://x').pathname;
     if (pathname === DESKTOP_WS_PATH) return upgrade(req, socket, head);
     if (pathname === TUNNEL_PATH) return tunnels.upgrade(req, socket, head);
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUpgrade(socket, 404);
   });
 
   // A desktop lives only as long as the sign-in that opened it and the policy that allowed it.

@@ -10,6 +10,12 @@ const hostPort = z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):[0-9]{1,5}$/i,
 export const connectorConfigSchema = z.strictObject({
   /** Overrides the gateway named in the token (e.g. a different public name inside the network). */
   gateway: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Lets the connector dial a gateway over plain http (its token then crosses the network in
+   * clear text): for a test setup only. Without it, an http:// gateway, here or in the token,
+   * stops the connector at start.
+   */
+  insecureHttp: z.boolean().default(false),
   /** Extra CA certificates (PEM) to trust for the gateway, on top of Node's roots and the system bundle. */
   caFile: z.string().min(1).optional(),
   /** Trust caFile alone for the gateway (pinning): no CA in the system store can then see the token. */

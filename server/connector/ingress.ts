@@ -135,6 +135,41 @@ function ruleMatches(rule: IngressRule, dest: Destination, addr: { address: stri
   return h.wildcard ? name.endsWith(h.name) && name.length > h.name.length : name === h.name;
 }
 
+/**
+ * Whether a name could be allowed at all once resolved, decided before resolving it: a name no
+ * rule could let through is not looked up, so a gateway cannot use the connector's resolver to
+ * learn which internal names exist, or to carry data out in DNS queries. Same order as
+ * matchIngress: a name rule decides on the name alone; an address rule with a matching port
+ * might match the address the name resolves to.
+ */
+export function nameMayBeAllowed(rules: readonly IngressRule[], name: string, port: number): boolean {
+  for (const rule of rules) {
+    if (rule.matchesAll) return rule.action === 'allow';
+    if (!rule.ports!.some(([lo, hi]) => port >= lo && port <= hi)) continue;
+    if (rule.hosts!.kind === 'addresses') {
+      if (rule.action === 'allow') return true;
+      continue;
+    }
+    if (ruleMatches(rule, { name, address: '', port }, { address: '', type: 'ipv4' })) return rule.action === 'allow';
+  }
+  return false;
+}
+
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addSubnet('0.0.0.0', 8, 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+
+/**
+ * 0.0.0.0 (and the rest of 0.0.0.0/8 on some systems) and :: are not hosts: connecting to them
+ * reaches the connector's own machine, past any rule that denies 127.0.0.0/8 or ::1, and under a
+ * wide range such as 0.0.0.0/0 they would look allowed. A name resolving to them (as DNS filters
+ * answer for blocked names) is the same.
+ */
+export function isUnspecifiedAddress(address: string): boolean {
+  const a = canonicalAddress(address);
+  return a !== undefined && UNSPECIFIED.check(a.address, a.type);
+}
+
 /** First matching rule decides; an address that is not an IP never matches anything but deny: all. */
 export function matchIngress(rules: readonly IngressRule[], dest: Destination): IngressDecision {
   const addr = canonicalAddress(dest.address);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 import { MetricSet } from '../metrics/prometheus.js';
 import { decodeTunnelToken } from '../tunnel/tunnel-token.js';
@@ -52,6 +53,10 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   const env = opts.env ?? process.env;
   const token = decodeTunnelToken(opts.token);
   const gateway = new URL(config.gateway ?? token.gateway);
+  if (gateway.protocol !== 'https:' && !config.insecureHttp) {
+    const from = config.gateway ? '' : ' (named by the token)';
+    throw new ConfigError('connector config', [{ path: 'gateway', message: `${gateway.origin}${from} is not https: the connector's token would cross the network in clear text. Use the gateway's https address, or set insecureHttp: true for a test setup.` }]);
+  }
   const tunnelUrl = new URL(TUNNEL_PATH, gateway);
   // caFile adds to Node's roots and the system's, unless caFileOnly pins the gateway to it
   const { ca, sources: trusted, warnings } = trustedCas({ caFile: config.caFile, only: config.caFileOnly }, env);

@@ -4,7 +4,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { MetricSet } from '../metrics/prometheus.js';
 import { HEADER_REFUSAL } from '../tunnel/tunnel-wire.js';
-import { matchIngress, type IngressRule } from './ingress.js';
+import { isUnspecifiedAddress, matchIngress, nameMayBeAllowed, type IngressRule } from './ingress.js';
 import { adaptiveRead } from '../tunnel/adaptive-read.js';
 import { pipeCoalesced } from '../tunnel/coalescing-pipe.js';
 import { countSocketBytes } from '../metrics/socket-bytes.js';
@@ -13,12 +13,26 @@ export type Resolver = (name: string) => Promise<string[]>;
 
 export const systemResolver: Resolver = async (name) => (await lookup(name, { all: true, verbatim: true })).map((a) => a.address);
 
+/** A name lookup that has not answered by then fails the stream; a slow DNS server must not hold streams open. */
+const RESOLVE_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'ETIMEOUT' })), ms);
+    p.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
 export interface StreamHandlerOptions {
   rules: readonly IngressRule[];
   dialTimeoutMs: number;
   log: Logger;
   metrics: MetricSet;
   resolve?: Resolver;
+  resolveTimeoutMs?: number;
   /** False while draining: new streams are refused. */
   accepting(): boolean;
 }
@@ -56,16 +70,25 @@ export function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHea
   if (!opts.accepting()) return refuse(stream, 503, 'the connector is shutting down');
   const target = `${dest.host.includes(':') ? `[${dest.host}]` : dest.host}:${dest.port}`;
 
+  const denied = (why: string, fields: Record<string, unknown>) => {
+    metrics.add('drawbridge_connector_refused_total', 'Streams refused because no ingress rule allows the destination');
+    log.warn({ dest: target, ...fields }, `refused ${target}: ${why}`);
+    refuse(stream, 403, `${target} is not allowed by the connector's ingress rules (${why})`);
+  };
+  const byName = isIP(dest.host) === 0;
+  if (byName && !nameMayBeAllowed(opts.rules, dest.host, dest.port)) return denied('no rule could allow this name; it was not looked up', {});
+
   void (async () => {
     let addresses: string[];
-    const byName = isIP(dest.host) === 0;
     try {
-      addresses = byName ? await (opts.resolve ?? systemResolver)(dest.host) : [dest.host];
+      addresses = byName ? await withTimeout((opts.resolve ?? systemResolver)(dest.host), opts.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS) : [dest.host];
     } catch (err) {
       metrics.add('drawbridge_connector_dial_failures_total', 'Destinations that could not be reached', 1, { reason: 'dns' });
       log.warn({ dest: target, err: (err as NodeJS.ErrnoException).code ?? String(err) }, 'destination name does not resolve');
       return refuse(stream, 502, `${dest.host} does not resolve inside the private network`);
     }
+    const here = addresses.filter(isUnspecifiedAddress);
+    if (here.length) return denied(`${here[0]} means this machine, not a host in the network`, { resolved: byName ? addresses : undefined });
     let chosen: string | undefined;
     let deniedBy: number | undefined;
     for (const address of addresses) {
@@ -76,11 +99,7 @@ export function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHea
       }
       deniedBy ??= d.rule.index;
     }
-    if (chosen === undefined) {
-      metrics.add('drawbridge_connector_refused_total', 'Streams refused because no ingress rule allows the destination');
-      log.warn({ dest: target, resolved: byName ? addresses : undefined, rule: deniedBy }, `refused ${target}: denied by ingress rule ${deniedBy ?? '?'}`);
-      return refuse(stream, 403, `${target} is not allowed by the connector's ingress rules (rule ${deniedBy ?? '?'})`);
-    }
+    if (chosen === undefined) return denied(`denied by ingress rule ${deniedBy ?? '?'}`, { resolved: byName ? addresses : undefined, rule: deniedBy });
     if (stream.destroyed) return;
     dial(stream, chosen, dest.port, target, opts);
   })();

@@ -77,6 +77,9 @@ export class Supervisor extends EventEmitter {
       this.opts.metrics.set('drawbridge_connector_connections', 'Connections to the gateway that are up', this.upCount());
       if (this.stopping) return;
       if (err.permanent) {
+        // the token is refused for every slot alike: none may go on retrying it
+        this.stopping = true;
+        for (const s of this.slots) if (s.retry !== undefined) this.clock.clearTimeout(s.retry);
         this.opts.log.error({ connection: slot.index, reason: err.message }, 'permanent error; the connector stops');
         this.emit('fatal', err);
         return;

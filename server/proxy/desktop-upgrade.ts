@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
+import { refuseUpgrade } from '../http/refuse-upgrade.js';
 import type { AppConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { encodeInstruction } from './guac-protocol.js';
@@ -83,12 +84,6 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   drives?: { folders: DriveFolders; maxUploadBytes: number };
 }
 
-function reject(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-}
-
 function connectGuacd(host: string, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host, port });
@@ -136,12 +131,12 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       if (!origin || !opts.allowedOrigins.has(origin)) {
         log.warn({ ip, origin }, 'desktop upgrade refused: origin');
         audit.write({ event: 'access-denied', result: 'denied', ip, reason: `websocket origin ${origin ?? '(none)'} not allowed` });
-        return reject(socket, 403, 'origin_rejected', 'This connection did not come from the Drawbridge page.');
+        return refuseUpgrade(socket, 403, 'origin_rejected', 'This connection did not come from the Drawbridge page.');
       }
       const caller = await opts.identify(req);
       if (!caller) {
         audit.write({ event: 'access-denied', result: 'denied', ip, reason: 'websocket without a signed-in session' });
-        return reject(socket, 401, 'not_signed_in', 'You are not signed in, or your session has ended. Sign in again.');
+        return refuseUpgrade(socket, 401, 'not_signed_in', 'You are not signed in, or your session has ended. Sign in again.');
       }
       let claims;
       try {
@@ -150,35 +145,35 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
         const reason = err instanceof LaunchTokenError ? err.reason : 'malformed';
         audit.write({ event: 'access-denied', result: 'denied', user: caller.user, ip, reason: `launch token ${reason}` });
         log.warn({ ip, user: caller.user, reason }, 'desktop upgrade refused: launch token');
-        return reject(socket, 403, 'launch_token_rejected', 'This desktop link is not valid for you (expired or already used). Open the desktop again from your launcher.');
+        return refuseUpgrade(socket, 403, 'launch_token_rejected', 'This desktop link is not valid for you (expired or already used). Open the desktop again from your launcher.');
       }
       if (claims.watch !== undefined) {
         const target = opts.live.get(claims.watch);
         const may = opts.authorizeWatch?.(caller, req);
         if (!may?.allowed) {
           audit.write({ event: 'access-denied', result: 'denied', user: caller.user, ip, reason: 'watch: not an administrator' });
-          return reject(socket, 403, 'admin_only', may?.message ?? 'Only administrators can watch sessions.');
+          return refuseUpgrade(socket, 403, 'admin_only', may?.message ?? 'Only administrators can watch sessions.');
         }
-        if (!target || !target.guacdConnection) return reject(socket, 404, 'session_not_found', 'That session has ended.');
+        if (!target || !target.guacdConnection) return refuseUpgrade(socket, 404, 'session_not_found', 'That session has ended.');
         const display = parseBrowserDisplay(url.searchParams);
-        if (typeof display === 'string') return reject(socket, 400, 'bad_display', display);
+        if (typeof display === 'string') return refuseUpgrade(socket, 400, 'bad_display', display);
         wss.handleUpgrade(req, socket, head, (ws) => void openWatch(ws, socket, caller, target, display, ip));
         return;
       }
       const app = opts.app(claims.app);
-      if (!app) return reject(socket, 404, 'app_not_found', 'There is no such desktop.');
+      if (!app) return refuseUpgrade(socket, 404, 'app_not_found', 'There is no such desktop.');
       // decided again here, not trusted from the launch: the config or the user may have changed
       const decision = opts.authorize(caller, req, app, claims.purpose);
-      if (!decision.allowed) return reject(socket, decision.status, decision.code, decision.message);
+      if (!decision.allowed) return refuseUpgrade(socket, decision.status, decision.code, decision.message);
       const display = parseBrowserDisplay(url.searchParams);
-      if (typeof display === 'string') return reject(socket, 400, 'bad_display', display);
+      if (typeof display === 'string') return refuseUpgrade(socket, 400, 'bad_display', display);
       if (req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes('guacamole') !== true) {
-        return reject(socket, 400, 'bad_subprotocol', 'The WebSocket must use the "guacamole" subprotocol.');
+        return refuseUpgrade(socket, 400, 'bad_subprotocol', 'The WebSocket must use the "guacamole" subprotocol.');
       }
       wss.handleUpgrade(req, socket, head, (ws) => void openDesktop(ws, socket, caller, app, display, ip, decision));
     })().catch((err: unknown) => {
       log.error({ err: String(err) }, 'desktop upgrade failed');
-      reject(socket, 400, 'bad_request', 'The connection could not be opened.');
+      refuseUpgrade(socket, 400, 'bad_request', 'The connection could not be opened.');
     });
   };
 

@@ -11,6 +11,11 @@ export interface HandoffOptions {
   advertiseHost?: string;
   /** Only these peers may take the handoff: guacd's own addresses. */
   allowedPeers: ReadonlySet<string>;
+  /**
+   * A further check of a peer at an allowed address, for what the address cannot tell apart
+   * (every local user's processes connect from loopback): why it is refused, or undefined.
+   */
+  verifyPeer?(sock: Socket): string | undefined;
   timeoutMs: number;
   log: Logger;
   /** Bytes guacd's connection carried since the last call: at each `collect` run and at its close. */
@@ -54,6 +59,13 @@ export async function startHandoff(stream: Duplex, opts: HandoffOptions): Promis
     const from = plainAddress(sock.remoteAddress);
     if (peer || !opts.allowedPeers.has(from)) {
       opts.log.warn({ from, expected: [...opts.allowedPeers] }, 'tunnel handoff: connection from an address other than guacd refused');
+      sock.destroy();
+      return;
+    }
+    const refusal = opts.verifyPeer?.(sock);
+    if (refusal) {
+      // refused without using up the handoff: guacd itself may still come
+      opts.log.warn({ from, port: sock.remotePort, reason: refusal }, 'tunnel handoff: connection that is not guacd\'s refused');
       sock.destroy();
       return;
     }

@@ -60,6 +60,10 @@ interface Entry {
  */
 export class TunnelRegistry extends EventEmitter {
   private readonly byTunnel = new Map<string, Set<Entry>>();
+  /** Connections attached but not up yet (no HTTP/2 settings): revocation and the connection cap must see them too. */
+  private readonly settingUp = new Set<Entry>();
+  /** Upgrades accepted and not attached yet, by tunnel name (the 101 or the WebSocket handshake is in flight). */
+  private readonly reserved = new Map<string, number>();
   private nextId = 1;
   readonly metrics = new MetricSet();
 
@@ -67,12 +71,48 @@ export class TunnelRegistry extends EventEmitter {
     private readonly log: Logger,
     /** A connector that has not answered one ping by the time of the next is dropped. */
     private readonly pingIntervalMs = PING_INTERVAL_MS,
+    /**
+     * Asked again when a connection comes up: its token was checked at the upgrade, but the tunnel
+     * may have been revoked while it was setting up. Returns why not, or undefined.
+     */
+    private readonly stillAllowed: (info: ConnectorInfo) => string | undefined = () => undefined,
   ) {
     super();
   }
 
   isUp(tunnel: string): boolean {
     return (this.byTunnel.get(tunnel)?.size ?? 0) > 0;
+  }
+
+  /** Every connection of the tunnel, up, setting up or still upgrading: what the per-tunnel cap counts. */
+  connectionCount(tunnel: string): number {
+    let n = (this.byTunnel.get(tunnel)?.size ?? 0) + (this.reserved.get(tunnel) ?? 0);
+    for (const e of this.settingUp) if (e.info.tunnel === tunnel) n++;
+    return n;
+  }
+
+  /**
+   * Holds a place for an upgrade between its checks and `attach`, so that parallel upgrades cannot
+   * all pass the cap. The returned release may be called any number of times.
+   */
+  reserve(tunnel: string): () => void {
+    this.reserved.set(tunnel, (this.reserved.get(tunnel) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const n = (this.reserved.get(tunnel) ?? 1) - 1;
+      if (n > 0) this.reserved.set(tunnel, n);
+      else this.reserved.delete(tunnel);
+    };
+  }
+
+  /** The tunnel ids of every attached connection, up or setting up. */
+  tunnelIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const set of this.byTunnel.values()) for (const e of set) ids.add(e.info.tunnelId);
+    for (const e of this.settingUp) ids.add(e.info.tunnelId);
+    return ids;
   }
 
   connections(tunnel?: string): LiveConnection[] {
@@ -88,6 +128,7 @@ export class TunnelRegistry extends EventEmitter {
       transport,
       session,
     };
+    this.settingUp.add(entry);
     const labels = { tunnel: info.tunnel };
     let state: 'setup' | 'up' | 'ended' = 'setup';
     const detach = (why: string) => {
@@ -95,6 +136,7 @@ export class TunnelRegistry extends EventEmitter {
       clearTimeout(setup);
       const wasUp = state === 'up';
       state = 'ended';
+      this.settingUp.delete(entry);
       const fields = { tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why };
       if (!wasUp) return this.log.warn(fields, 'connector connection failed before it was up');
       clearInterval(entry.ping);
@@ -128,9 +170,16 @@ export class TunnelRegistry extends EventEmitter {
     });
     session.once('remoteSettings', () => {
       if (!transport.isOpen || state !== 'setup') return;
+      const refusal = this.stillAllowed(info);
+      if (refusal) {
+        detach(refusal);
+        this.cut(entry, CLOSE_REVOKED, refusal, 1000);
+        return;
+      }
       clearTimeout(setup);
       session.setLocalWindowSize(CONNECTION_WINDOW);
       state = 'up';
+      this.settingUp.delete(entry);
       let set = this.byTunnel.get(info.tunnel);
       if (!set) this.byTunnel.set(info.tunnel, (set = new Set()));
       set.add(entry);
@@ -248,16 +297,19 @@ export class TunnelRegistry extends EventEmitter {
     this.metrics.add('drawbridge_tunnel_bytes_total', 'Bytes carried through the tunnel', fromConnector, { tunnel, direction: 'from_connector' });
   }
 
-  /** Cuts every connection of a tunnel (revoked): the desktops on it end, the connector is told why. */
-  disconnect(tunnel: string, reason: string): number {
-    const set = this.byTunnel.get(tunnel);
-    if (!set) return 0;
-    const n = set.size;
-    for (const e of [...set]) this.cut(e, CLOSE_REVOKED, reason, 1000);
-    return n;
+  /**
+   * Cuts every connection made with one tunnel's token (revoked), those still setting up included:
+   * the desktops on it end, the connector is told why. By id, not name: a tunnel issued again under
+   * the same name is another tunnel, and its connector stays.
+   */
+  disconnect(tunnelId: string, reason: string): number {
+    const doomed = [...this.settingUp, ...[...this.byTunnel.values()].flatMap((s) => [...s])].filter((e) => e.info.tunnelId === tunnelId);
+    for (const e of doomed) this.cut(e, CLOSE_REVOKED, reason, 1000);
+    return doomed.length;
   }
 
   closeAll(code: number, reason: string): void {
+    for (const e of [...this.settingUp]) this.cut(e, code, reason, 500);
     for (const set of this.byTunnel.values()) for (const e of [...set]) this.cut(e, code, reason, 500);
   }
 

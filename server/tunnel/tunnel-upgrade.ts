@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
+import { refuseUpgrade } from '../http/refuse-upgrade.js';
 import type { Logger } from '../log/logger.js';
 import { decodeTunnelToken, TunnelTokenError } from './tunnel-token.js';
 import type { TunnelRegistry } from './tunnel-registry.js';
@@ -16,14 +17,10 @@ export interface TunnelUpgradeOptions {
   audit: AuditLog;
   log: Logger;
   clientIp(req: IncomingMessage): string | undefined;
+  /** Re-reads the tunnel state if another process changed it, cutting what it revoked. */
+  refreshStore(): void;
   /** More connections than this for one tunnel are refused: a stolen token cannot pile them up. */
   maxConnectionsPerTunnel?: number;
-}
-
-function reject(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const text = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 const header = (req: IncomingMessage, name: string) => {
@@ -60,7 +57,7 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
     const deny = (status: number, code: string, message: string, reason: string, tunnel?: string) => {
       log.warn({ ip, tunnel, reason }, `tunnel connection refused: ${reason}`);
       audit.write({ event: 'tunnel-connect', result: 'denied', ip, tunnel, reason });
-      reject(socket, status, code, message);
+      refuseUpgrade(socket, status, code, message);
     };
     const transport = transportAsked(req);
     if (!transport) return deny(400, 'bad_upgrade', `Upgrade to "${TUNNEL_UPGRADE}" or to a WebSocket.`, `unknown upgrade (${String(req.headers.upgrade ?? '').slice(0, 60)})`);
@@ -74,18 +71,16 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
     } catch (err) {
       return deny(401, 'tunnel_token_invalid', 'The connector token is not valid.', err instanceof TunnelTokenError ? err.message : 'unreadable token');
     }
-    try {
-      opts.store.reloadIfChanged();
-    } catch (err) {
-      log.error({ err: String(err) }, 'tunnel state file unreadable; keeping the tunnels last read');
-    }
+    opts.refreshStore();
     const check = opts.store.check(token);
     if (!check.ok) {
       // one answer for every failure: the caller learns nothing about which tunnels exist
-      return deny(401, 'tunnel_token_invalid', 'The connector token is not valid.', check.reason.replace('_', ' '), token.name);
+      // the name inside the token is the caller's to choose: log the tunnel's stored name, if its id is ours
+      const known = opts.store.list().find((t) => t.id === token.tunnelId)?.name;
+      return deny(401, 'tunnel_token_invalid', 'The connector token is not valid.', check.reason.replace('_', ' '), known);
     }
     const tunnel = check.tunnel.name;
-    if (opts.registry.connections(tunnel).length >= max) return deny(429, 'too_many_connections', `At most ${max} connections per tunnel.`, `over ${max} connections`, tunnel);
+    if (opts.registry.connectionCount(tunnel) >= max) return deny(429, 'too_many_connections', `At most ${max} connections per tunnel.`, `over ${max} connections`, tunnel);
     if (transport === 'websocket' && !req.headers['sec-websocket-protocol']?.split(',').map((s) => s.trim()).includes(TUNNEL_SUBPROTOCOL)) {
       return deny(400, 'bad_subprotocol', `Use the "${TUNNEL_SUBPROTOCOL}" subprotocol.`, 'wrong subprotocol', tunnel);
     }
@@ -98,10 +93,14 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
       address: ip ?? 'unknown',
       transport,
     };
+    // held until the connection is attached (it then counts as setting up) or its socket closes
+    const release = opts.registry.reserve(tunnel);
+    socket.once('close', release);
     const accepted = () => audit.write({ event: 'tunnel-connect', result: 'success', ip, tunnel, reason: `connector ${info.connectorId} connection ${info.index} version ${info.version} over ${transport}` });
     if (transport === 'websocket') {
       return wss.handleUpgrade(req, socket, head, (ws) => {
         (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+        release();
         accepted();
         opts.registry.attach(websocketTransport(ws), info);
       });
@@ -112,6 +111,7 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
     // HTTP/2 takes the socket's handle over: a write of ours still in flight would complete into
     // HTTP/2's hands (Node asserts on it), so the session starts once the 101 is written
     sock.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`, (err) => {
+      release();
       if (err || sock.destroyed) return;
       accepted();
       opts.registry.attach(socketTransport(sock), info);

@@ -1,12 +1,13 @@
 import { lookup } from 'node:dns/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { adminSocketPath, startAdminSocket } from './admin-socket.js';
 import { startHandoff } from './guacd-handoff.js';
+import { listenerOwners, peerSocketOwner } from './socket-owner.js';
 import { TunnelError, TunnelRegistry } from './tunnel-registry.js';
 import { TunnelStore } from './tunnel-store.js';
 import { createTunnelUpgradeHandler } from './tunnel-upgrade.js';
@@ -59,33 +60,67 @@ async function addressesOf(host: string): Promise<string[]> {
  * The gateway's half of the tunnels: the connectors' door (direct upgrade or WebSocket), the live registry, the
  * per-session handoff listeners guacd dials, the tunnel state file and the admin socket.
  */
-export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
+/**
+ * On loopback every local user's processes come from guacd's address; there, the connection must
+ * also be opened by the user that runs guacd, the owner of guacd's listening socket. Where guacd's
+ * listener is not in this network namespace's tables (guacd in another container, or no /proc),
+ * guacd comes from an address of its own and the address check is the check.
+ */
+function guacdOwnerCheck(guacdPort: number | undefined): ((sock: Socket) => string | undefined) | undefined {
+  if (!guacdPort) return undefined;
+  return (sock) => {
+    const from = (sock.remoteAddress ?? '').replace(/^::ffff:/i, '');
+    if (!(from.startsWith('127.') || from === '::1')) return undefined;
+    const owners = listenerOwners(guacdPort);
+    if (!owners || owners.size === 0) return undefined;
+    const uid = peerSocketOwner({ address: sock.localAddress ?? '', port: sock.localPort ?? 0 }, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
+    if (uid === undefined) return 'the user that opened it cannot be told';
+    return owners.has(uid) ? undefined : `opened by uid ${uid}, not by guacd's user (uid ${[...owners].join(', ')}, the owner of guacd's port ${guacdPort})`;
+  };
+}
+
+export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; guacdPort?(): number; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
   const log = deps.log.child({ module: 'tunnels' });
   const store = new TunnelStore(cfg.stateFile);
-  const registry = new TunnelRegistry(log, cfg.pingIntervalMs);
-  const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp });
-
-  /** After the state file changed: cut connectors of tunnels that are now revoked or gone. */
-  const applyStore = () => {
+  /** Why a connection made with this tunnel's token may no longer stay, or undefined. */
+  const revokedWhy = (tunnelId: string) => {
+    const t = store.list().find((x) => x.id === tunnelId);
+    return !t ? 'tunnel deleted' : t.revokedAt ? 'tunnel revoked' : undefined;
+  };
+  /** Cuts the connectors (up or still setting up) of tunnels that are now revoked or gone. */
+  const cutRevoked = () => {
+    const revoked: string[] = [];
+    for (const id of registry.tunnelIds()) {
+      const why = revokedWhy(id);
+      if (!why) continue;
+      const name = registry.connections().find((c) => c.tunnelId === id)?.tunnel ?? store.list().find((t) => t.id === id)?.name ?? id;
+      const n = registry.disconnect(id, why);
+      if (!revoked.includes(name)) revoked.push(name);
+      log.warn({ tunnel: name, tunnelId: id, connections: n }, `${why}; its connectors were cut`);
+      deps.audit.write({ event: 'tunnel-revoke', result: 'success', tunnel: name, reason: `${why}: ${n} connections cut` });
+    }
+    return revoked;
+  };
+  const readStore = (how: 'always' | 'ifChanged') => {
     try {
-      store.reload();
+      if (how === 'always') store.reload();
+      else if (!store.reloadIfChanged()) return;
     } catch (err) {
       log.error({ err: String(err) }, 'tunnel state file unreadable; keeping the tunnels last read');
-      return { revoked: [] as string[] };
+      return;
     }
-    const revoked: string[] = [];
-    for (const c of registry.connections()) {
-      const t = store.list().find((x) => x.id === c.tunnelId);
-      if (t && !t.revokedAt) continue;
-      if (!revoked.includes(c.tunnel)) revoked.push(c.tunnel);
-    }
-    for (const name of revoked) {
-      const n = registry.disconnect(name, 'tunnel revoked');
-      log.warn({ tunnel: name, connections: n }, 'tunnel revoked; its connectors were cut');
-      deps.audit.write({ event: 'tunnel-revoke', result: 'success', tunnel: name, reason: `${n} connections cut` });
-    }
-    return { revoked };
+    return cutRevoked();
   };
+  const registry = new TunnelRegistry(log, cfg.pingIntervalMs, (info) => {
+    readStore('ifChanged');
+    const why = revokedWhy(info.tunnelId);
+    if (why) deps.audit.write({ event: 'tunnel-connect', result: 'denied', ip: info.address, tunnel: info.tunnel, reason: `${why} while the connection was setting up` });
+    return why && `${why} while the connection was setting up`;
+  });
+  const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp, refreshStore: () => void readStore('ifChanged') });
+
+  /** After the state file changed (or the CLI said so): re-read it and cut what it no longer allows. */
+  const applyStore = () => ({ revoked: readStore('always') ?? [] });
 
   // the CLI replaces the file by rename, so watch the directory, not the file's old inode
   let watcher: FSWatcher | undefined;
@@ -143,6 +178,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
       listenHost: cfg.handoff.listen,
       advertiseHost: cfg.handoff.advertise,
       allowedPeers: peers,
+      verifyPeer: guacdOwnerCheck(deps.guacdPort?.()),
       timeoutMs: cfg.handoff.timeoutSeconds * 1000,
       log: log.child({ session, tunnel }),
       onBytes: (to, from) => registry.countBytes(tunnel, to, from),

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { request as httpRequest } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { performServerHandshake, type ServerHttp2Session } from 'node:http2';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import diagnostics from 'node:diagnostics_channel';
@@ -14,7 +17,7 @@ import { rdpServerUnavailable, startRdpServer, type RdpServer } from '../support
 import { signIn, type HttpClient } from '../support/http-client.js';
 import { launchToken, openDesktop } from '../support/desktop-client.js';
 import { echoThrough, spawnConnector, startConnector, until } from '../support/connector.js';
-import { CLOSE_GATEWAY_SHUTDOWN, TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
+import { CLOSE_GATEWAY_SHUTDOWN, CLOSE_REVOKED, HTTP2_SETTINGS, readGoawayData, TUNNEL_PATH, TUNNEL_SUBPROTOCOL, TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
 import { directUpgrade, startWebSocketOnlyFront } from '../support/tunnel-upgrade-client.js';
 import { tcpSocketsOf, tcpSocketsUnavailable } from '../support/tcp-sockets.js';
 
@@ -310,7 +313,9 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
   it('behind a proxy that passes only WebSocket upgrades: auto falls back to a WebSocket and stays there; direct says why it cannot connect', async () => {
     const token = reissue('office-1');
     const front = await startWebSocketOnlyFront(stack.url, stack.caPem);
-    const auto = await startConnector(token, { ingress: rules(), caFile, connections: 2, gateway: front.url });
+    // the front speaks plain http: the connector refuses it unless told this is a test setup
+    await expect(startConnector(token, { ingress: rules(), caFile, gateway: front.url })).rejects.toThrow(/gateway: http:\/\/[^ ]+ is not https: the connector's token would cross the network in clear text/);
+    const auto = await startConnector(token, { ingress: rules(), caFile, connections: 2, gateway: front.url, insecureHttp: true });
     try {
       await until('connected through the front', () => current().length === 2);
       expect(current().map((c) => c.transport)).toEqual(['websocket', 'websocket']);
@@ -329,7 +334,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     } finally {
       await auto.stop();
     }
-    const direct = await startConnector(token, { ingress: rules(), caFile, connections: 1, gateway: front.url, transport: 'direct' });
+    const direct = await startConnector(token, { ingress: rules(), caFile, connections: 1, gateway: front.url, transport: 'direct', insecureHttp: true });
     try {
       await until('retry logged', () => direct.lines.find((l) => l.includes('could not connect to the gateway; retrying')));
       expect(direct.lines.find((l) => l.includes('could not connect to the gateway; retrying'))).toMatch(/the gateway answered HTTP 400/);
@@ -533,6 +538,94 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     // the test stack pings every 1.5 s
     expect(Date.now() - started).toBeLessThan(4000);
     await until('logged', () => stack.logLines.some((l) => l.includes('no HTTP/2 settings within')));
+  });
+
+  it('a connection still setting up when its tunnel is revoked is cut, never let in', async () => {
+    const token = reissue('office-1');
+    const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
+    if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+    r.socket.on('error', () => undefined);
+    const seen = stack.logLines.length;
+    let wasUp = false;
+    const watchUp = () => (wasUp ||= stack.gateway.tunnels.registry.isUp('office-1'));
+    stack.gateway.tunnels.registry.on('change', watchUp);
+    try {
+      // revoked between the upgrade and the connector's first HTTP/2 settings
+      stack.gateway.tunnels.store.revoke('office-1');
+      const session = performServerHandshake(r.socket, { settings: HTTP2_SETTINGS });
+      session.on('error', () => undefined);
+      const goaway = new Promise((res) => session.once('goaway', (_c: number, _l: number, data?: Buffer) => res(readGoawayData(data))));
+      await new Promise((res) => r.socket.once('close', res));
+      expect(await goaway).toMatchObject({ code: CLOSE_REVOKED, reason: expect.stringMatching(/^tunnel revoked/) });
+    } finally {
+      stack.gateway.tunnels.registry.off('change', watchUp);
+    }
+    expect(wasUp).toBe(false);
+    expect(stack.gateway.tunnels.registry.connectionCount('office-1')).toBe(0);
+    expect(stack.logLines.slice(seen).some((l) => l.includes('tunnel revoked'))).toBe(true);
+  });
+
+  it('the cap of 16 connections per tunnel holds for upgrades that arrive together', async () => {
+    const token = reissue('office-1');
+    const sessions: ServerHttp2Session[] = [];
+    // each connection that gets in speaks HTTP/2 at once and stays up, so none leaves early to make room
+    const attempt = () =>
+      directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` }).then((r) => {
+        if (!('socket' in r)) return r;
+        r.socket.on('error', () => undefined);
+        const session = performServerHandshake(r.socket, { settings: HTTP2_SETTINGS });
+        session.on('error', () => undefined);
+        sessions.push(session);
+        return { status: 101, code: undefined };
+      });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, attempt));
+      expect(results.filter((x) => x.status === 101)).toHaveLength(16);
+      expect(results.filter((x) => x.status !== 101)).toEqual(Array.from({ length: 4 }, () => ({ status: 429, code: 'too_many_connections' })));
+      await until('all up', () => current().length === 16);
+      expect(await attempt()).toEqual({ status: 429, code: 'too_many_connections' });
+    } finally {
+      for (const s of sessions) s.destroy();
+    }
+    await until('all gone', () => stack.gateway.tunnels.registry.connectionCount('office-1') === 0);
+  }, 30_000);
+
+  it('a refused upgrade is closed by the gateway even when the client never closes its side', async () => {
+    const token = reissue('office-1');
+    const port = Number(new URL(stack.url).port);
+    const accepted: Socket[] = [];
+    const track = (s: Socket) => void accepted.push(s);
+    stack.gateway.server.on('secureConnection', track);
+    const clients: Socket[] = [];
+    /** A request by hand over a socket that stays half-open: it reads the answer and never ends. */
+    const halfOpen = (path: string, headers: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: stack.caPem, allowHalfOpen: true } as ConnectionOptions, () => s.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n${headers}\r\n`));
+        clients.push(s);
+        let got = '';
+        s.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.includes('\r\n\r\n')) resolve(got.split('\r\n')[0]!);
+        });
+        s.on('error', reject);
+      });
+    try {
+      const bad = token.slice(0, -4) + 'AAAA';
+      const answers = [];
+      for (let i = 0; i < 5; i++) {
+        answers.push(await halfOpen(TUNNEL_PATH, `Upgrade: ${TUNNEL_UPGRADE}\r\nAuthorization: Bearer ${bad}\r\n`));
+        answers.push(await halfOpen('/no-such-path', 'Upgrade: websocket\r\n'));
+        answers.push(await halfOpen('/ws/desktop', `Upgrade: websocket\r\nOrigin: ${stack.url}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\n`));
+      }
+      expect(new Set(answers)).toEqual(new Set(['HTTP/1.1 401 Unauthorized', 'HTTP/1.1 404 Not Found']));
+      expect(accepted).toHaveLength(15);
+      await until('the gateway closed every refused socket', () => accepted.every((s) => s.destroyed), 6000);
+      // the clients' sides are still open: the gateway did not wait for them
+      expect(clients.every((c) => !c.destroyed)).toBe(true);
+    } finally {
+      stack.gateway.server.off('secureConnection', track);
+      for (const c of clients) c.destroy();
+    }
   });
 
   for (const transport of ['direct', 'websocket'] as const) {
@@ -834,6 +927,31 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       flood.close();
     }
   }, 60_000);
+
+  it.skipIf(process.getuid?.() !== 0)('another local user cannot take the handoff meant for guacd, though it comes from the same loopback address', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1 });
+    try {
+      await until('connected', () => current().length === 1);
+      const seen = stack.logLines.length;
+      const route = await stack.gateway.tunnels.route('office-1', '127.0.0.1', echoPort, 'hijack-test');
+      // a process of user nobody, as fast as it can: connects, asks for an echo, reports what it got
+      const thief = spawn(process.execPath, ['-e', `const s = require('net').connect(${route.port}, '127.0.0.1', () => s.write('steal')); let got = ''; s.on('data', (d) => (got += d)); s.on('error', () => {}); s.on('close', () => { process.stdout.write(JSON.stringify({ got })); })`], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      thief.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await new Promise((r) => thief.once('exit', r));
+      expect(JSON.parse(out)).toEqual({ got: '' });
+      const line = await until('logged', () => stack.logLines.slice(seen).find((l) => l.includes("connection that is not guacd's refused")));
+      expect(line).toContain('opened by uid 65534');
+      // guacd's user (here the test process, which runs the guacd stand-in) still gets its desktop
+      const s: Socket = connect({ host: route.host, port: route.port });
+      await new Promise((r) => s.once('connect', r));
+      expect(await echoThrough(s, 'mine')).toBe('mine');
+      s.destroy();
+    } finally {
+      await connector.stop();
+    }
+  });
 
   it('200 streams opened and closed leave no sockets or listeners behind, and nothing that holds on to them', async () => {
     const token = reissue('office-1');

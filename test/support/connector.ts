@@ -18,6 +18,7 @@ export interface ConnectorYaml {
   caFile?: string;
   caFileOnly?: boolean;
   gateway?: string;
+  insecureHttp?: boolean;
   metrics?: { listen: string };
   drainSeconds?: number;
   transport?: 'auto' | 'direct' | 'websocket';

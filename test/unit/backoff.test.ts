@@ -111,9 +111,22 @@ describe('supervisor', () => {
     const fatal: ConnectionError[] = [];
     sup.on('fatal', (e: ConnectionError) => fatal.push(e));
     sup.start();
+    // slot 1 waits to retry when slot 0 learns the token is refused; after that, slot 1 ends too
+    made[1]!.fail(new ConnectionError('reset', false));
     made[0]!.fail(new ConnectionError('token refused', true));
     clock.advance(120_000);
     expect(fatal.map((e) => e.message)).toEqual(['token refused']);
+    expect(made).toHaveLength(2);
+  });
+
+  it('after a permanent error, a slot whose connection ends later is not reconnected either', () => {
+    const clock = new FakeClock();
+    const made: FakeConnection[] = [];
+    const sup = new Supervisor({ connections: 2, log, metrics: new MetricSet(), clock, create: (i) => (made.push(new FakeConnection(i)), made.at(-1)!) });
+    sup.start();
+    made[0]!.fail(new ConnectionError('token refused', true));
+    made[1]!.fail(new ConnectionError('reset', false));
+    clock.advance(120_000);
     expect(made).toHaveLength(2);
   });
 

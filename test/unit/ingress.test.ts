@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IngressRuleError, matchIngress, parseIngress } from '../../server/connector/ingress.js';
+import { IngressRuleError, isUnspecifiedAddress, matchIngress, nameMayBeAllowed, parseIngress } from '../../server/connector/ingress.js';
 import { parseConnectorConfig } from '../../server/connector/connector-config.js';
 import { ConfigError } from '../../server/config/load-config.js';
 import { parseAuthority } from '../../server/connector/stream-handler.js';
@@ -94,5 +94,32 @@ describe('ingress parsing (validated once, errors name the rule)', () => {
     expect(parseAuthority('[fd00::5]:3389')).toEqual({ host: 'fd00::5', port: 3389 });
     expect(parseAuthority('Host.Example:443')).toEqual({ host: 'host.example', port: 443 });
     for (const bad of [undefined, '', 'host', 'host:0', 'host:99999', 'fd00::5:3389', 'a:b:c']) expect(parseAuthority(bad)).toBeUndefined();
+  });
+});
+
+describe('before and after resolution', () => {
+  const rules = parseIngress([
+    { deny: 'tcp://secret.corp.example:3389' },
+    { allow: 'rdp://*.corp.example' },
+    { deny: 'tcp://10.0.0.66:22' },
+    { allow: 'tcp://10.0.0.0/24:22' },
+    { deny: 'all' },
+  ]);
+  // [name, port, looked up?]
+  const cases: Array<[string, number, boolean]> = [
+    ['desk.corp.example', 3389, true], // a name rule allows it
+    ['secret.corp.example', 3389, false], // a name rule denies it first
+    ['desk.corp.example', 3390, false], // no rule has the port
+    ['anything.else', 22, true], // an address rule on the port might match what it resolves to
+    ['anything.else', 3389, false], // only the name rule has 3389, and it names other hosts
+    ['corp.example', 3389, false], // a wildcard needs a label before it
+  ];
+  it.each(cases)('%s:%i may be allowed once resolved: %s', (name, port, expected) => {
+    expect(nameMayBeAllowed(rules, name, port)).toBe(expected);
+  });
+
+  it('0.0.0.0/8 and :: are this machine, in every spelling; real hosts are not', () => {
+    for (const a of ['0.0.0.0', '0.255.1.2', '::', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0']) expect(isUnspecifiedAddress(a), a).toBe(true);
+    for (const a of ['127.0.0.1', '10.0.0.5', '::1', 'fd00::5', '1.0.0.0', 'desk.corp']) expect(isUnspecifiedAddress(a), a).toBe(false);
   });
 });

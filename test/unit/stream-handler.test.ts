@@ -128,6 +128,53 @@ describe('connector stream handler: names are checked after resolution', () => {
     expect(bytes('from_gateway') - base.from).toBe(8);
   });
 
+  it('a name no rule could allow is refused without asking DNS: the resolver is no oracle or channel for the gateway', async () => {
+    // an address rule on another port, and a name rule for other names: nothing could let these through
+    rules = parseIngress([{ allow: `tcp://127.0.0.0/8:${port + 1}` }, { allow: `tcp://*.branch.corp:${port}` }, { deny: 'all' }]);
+    asked.length = 0;
+    for (const name of ['desk.corp', 'gone.corp', 'secret-data-in-a-label.attacker.example']) {
+      const r = await open(`${name}:${port}`);
+      expect(r.status).toBe(403);
+      expect(r.refusal).toContain('no rule could allow this name');
+    }
+    expect(asked).toEqual([]);
+    // a name rule denying the name decides too, before any lookup
+    rules = parseIngress([{ deny: `tcp://desk.corp:${port}` }, { allow: `tcp://127.0.0.0/8:${port}` }, { deny: 'all' }]);
+    expect((await open(`desk.corp:${port}`)).status).toBe(403);
+    expect(asked).toEqual([]);
+    // an address rule on the port may match what the name resolves to: then it is looked up
+    expect(await open(`rebound.corp:${port}`)).toEqual({ status: 200, echoed: 'ping' });
+    expect(asked).toEqual(['rebound.corp']);
+  });
+
+  it('0.0.0.0 and :: mean this machine: refused even under a rule that covers them, asked directly or through a name', async () => {
+    dns['blocked.corp'] = ['0.0.0.0'];
+    rules = parseIngress([{ deny: `tcp://127.0.0.0/8:*` }, { deny: 'tcp://[::1]:*' }, { allow: `tcp://0.0.0.0/0:${port}` }, { allow: `tcp://[::/0]:${port}` }, { allow: `tcp://*.corp:${port}` }, { deny: 'all' }]);
+    for (const authority of [`0.0.0.0:${port}`, `0.1.2.3:${port}`, `[::]:${port}`, `[::ffff:0.0.0.0]:${port}`, `blocked.corp:${port}`]) {
+      const r = await open(authority);
+      expect(r.status, authority).toBe(403);
+      expect(r.refusal, authority).toContain('means this machine');
+    }
+    expect(lines.some((l) => l.includes(`refused blocked.corp:${port}`) && l.includes('0.0.0.0'))).toBe(true);
+  });
+
+  it('a lookup that does not answer fails the stream after the resolve timeout', async () => {
+    const slow = createHttp2Server();
+    const log = pino({ level: 'silent' });
+    slow.on('stream', (stream, headers) => handleStream(stream, headers, { rules: parseIngress([{ allow: `tcp://*.corp:${port}` }, { deny: 'all' }]), dialTimeoutMs: 2000, log, metrics, resolve: () => new Promise(() => undefined), resolveTimeoutMs: 200, accepting: () => true }));
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const c = http2Connect(`http://127.0.0.1:${(slow.address() as { port: number }).port}`);
+    try {
+      const req = c.request({ ':method': 'CONNECT', ':authority': `hang.corp:${port}` }, { endStream: false });
+      const h = await new Promise<Record<string, unknown>>((r) => req.once('response', r));
+      expect(h[':status']).toBe(502);
+      expect(String(h[HEADER_REFUSAL])).toContain('does not resolve');
+    } finally {
+      c.close();
+      slow.close();
+    }
+  });
+
   it('a name that does not resolve gets a 502 that says so', async () => {
     rules = parseIngress([{ allow: `tcp://*.corp:${port}` }, { deny: 'all' }]);
     const r = await open(`gone.corp:${port}`);
