@@ -61,6 +61,8 @@ export interface Gateway {
   server: Server;
   live: LiveSessions;
   tunnels: Awaited<ReturnType<typeof startTunnels>>;
+  /** The port of the Prometheus endpoint (`metrics.listen`), when there is one. */
+  metricsPort: number | undefined;
   audit: AuditLog;
   log: Logger;
   /** The config in force now. */
@@ -395,6 +397,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     server,
     live,
     tunnels,
+    metricsPort: metricsServer?.port,
     audit,
     log,
     config: () => config,

@@ -71,6 +71,10 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   metrics.set('drawbridge_connector_active_streams', 'Streams open now', 0);
   metrics.add('drawbridge_connector_refused_total', 'Streams refused because no ingress rule allows the destination', 0);
   metrics.add('drawbridge_connector_reconnects_total', 'Reconnect attempts after a connection ended or failed', 0);
+  // every series from the start, so an alert on them works before the first event
+  metrics.set('drawbridge_connector_connections', 'Connections to the gateway that are up', 0);
+  metrics.add('drawbridge_connector_streams_total', 'Streams opened to destinations', 0);
+  for (const direction of ['to_gateway', 'from_gateway']) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', 0, { direction });
 
   const supervisor = new Supervisor({
     connections: config.connections,

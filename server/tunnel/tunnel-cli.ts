@@ -62,23 +62,16 @@ export async function tunnelList(config: Config, json: boolean, io: CliOutput): 
     io.out('No tunnels. Create one with `drawbridge tunnel create NAME`.\n');
     return 0;
   }
-  const rows = [['NAME', 'STATUS', 'CONNS', 'VERSIONS', 'ADDRESSES', 'TRANSPORT', 'UPTIME', 'STREAMS', 'RTT']];
+  // one row per tunnel, then one per live connection under it: which connector, where from,
+  // which version and since when, so a stale or unexpected connector stands out
+  const rows = [['NAME', 'STATUS', 'CONNECTOR', 'VERSION', 'ADDRESS', 'TRANSPORT', 'UPTIME', 'STREAMS', 'RTT']];
   for (const t of tunnels) {
-    const c = t.connections;
+    const c = [...t.connections].sort((x, y) => x.connector.localeCompare(y.connector) || x.index - y.index);
     const status = t.revokedAt ? 'revoked' : t.up ? 'up' : 'down';
-    const uptime = c.length ? duration(Math.max(...c.map((x) => x.uptimeSeconds))) : '-';
-    const rtts = c.filter((x) => x.rttMs !== undefined).map((x) => x.rttMs!);
-    rows.push([
-      t.name,
-      status,
-      String(c.length),
-      [...new Set(c.map((x) => x.version))].join(',') || '-',
-      [...new Set(c.map((x) => x.address))].join(',') || '-',
-      [...new Set(c.map((x) => x.transport))].join(',') || '-',
-      uptime,
-      String(c.reduce((n, x) => n + x.streams, 0)),
-      rtts.length ? `${(rtts.reduce((a, b) => a + b, 0) / rtts.length).toFixed(1)}ms` : '-',
-    ]);
+    rows.push([t.name, status, c.length === 1 ? '1 connection' : `${c.length} connections`, '', '', '', '', String(c.reduce((n, x) => n + x.streams, 0)), '']);
+    for (const x of c) {
+      rows.push([`  #${x.index}`, '', x.connector.slice(0, 8), x.version, x.address, x.transport, duration(x.uptimeSeconds), String(x.streams), x.rttMs === undefined ? '-' : `${x.rttMs.toFixed(1)}ms`]);
+    }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) io.out(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');

@@ -65,6 +65,8 @@ export class TunnelRegistry extends EventEmitter {
   /** Upgrades accepted and not attached yet, by tunnel name (the 101 or the WebSocket handshake is in flight). */
   private readonly reserved = new Map<string, number>();
   private nextId = 1;
+  /** Connection slots (tunnel id, connector run, index) seen up before: one coming up again is a reconnect. Oldest forgotten first. */
+  private readonly seenSlots = new Set<string>();
   readonly metrics = new MetricSet();
 
   constructor(
@@ -184,6 +186,11 @@ export class TunnelRegistry extends EventEmitter {
       if (!set) this.byTunnel.set(info.tunnel, (set = new Set()));
       set.add(entry);
       this.metrics.add('drawbridge_tunnel_connects_total', 'Connector connections accepted', 1, labels);
+      const slot = `${info.tunnelId}/${info.connectorId}/${info.index}`;
+      if (this.seenSlots.has(slot)) this.metrics.add('drawbridge_tunnel_reconnects_total', 'Connections a connector made again in a slot it had up before', 1, labels);
+      this.seenSlots.delete(slot);
+      this.seenSlots.add(slot);
+      if (this.seenSlots.size > 10_000) this.seenSlots.delete(this.seenSlots.values().next().value!);
       this.updateGauges(info.tunnel);
       this.log.info({ tunnel: info.tunnel, connector: info.connectorId, connection: info.index, version: info.version, address: info.address, transport: info.transport }, 'connector connected');
       this.startPings(entry);
@@ -215,6 +222,17 @@ export class TunnelRegistry extends EventEmitter {
     ping();
     entry.ping = setInterval(ping, this.pingIntervalMs);
     entry.ping.unref();
+  }
+
+  /** Every per-tunnel series at its current value (zero for a tunnel never connected), so alerts on them work from the start. */
+  declare(tunnel: string): void {
+    const labels = { tunnel };
+    this.updateGauges(tunnel);
+    this.metrics.add('drawbridge_tunnel_connects_total', 'Connector connections accepted', 0, labels);
+    this.metrics.add('drawbridge_tunnel_reconnects_total', 'Connections a connector made again in a slot it had up before', 0, labels);
+    this.metrics.add('drawbridge_tunnel_streams_total', 'Streams opened through the tunnel', 0, labels);
+    this.metrics.add('drawbridge_tunnel_refused_total', 'Streams the connector refused (outside its ingress rules)', 0, labels);
+    this.countBytes(tunnel, 0, 0);
   }
 
   private updateGauges(tunnel: string): void {

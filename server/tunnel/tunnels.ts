@@ -109,7 +109,11 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
       log.error({ err: String(err) }, 'tunnel state file unreadable; keeping the tunnels last read');
       return;
     }
+    declareAll();
     return cutRevoked();
+  };
+  const declareAll = () => {
+    for (const t of store.list()) if (!t.revokedAt) registry.declare(t.name);
   };
   const registry = new TunnelRegistry(log, cfg.pingIntervalMs, (info) => {
     readStore('ifChanged');
@@ -118,6 +122,13 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
     return why && `${why} while the connection was setting up`;
   });
   const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp, refreshStore: () => void readStore('ifChanged') });
+
+  declareAll();
+  const isLoopback = (h: string) => h === 'localhost' || h.startsWith('127.') || h === '::1';
+  if (isLoopback(cfg.handoff.listen) && !isLoopback(deps.guacdHost()) && !cfg.guacdAddresses?.every(isLoopback)) {
+    // guacd elsewhere (another container or host) could never reach a loopback handoff: every tunnelled desktop would fail
+    log.warn({ guacd: deps.guacdHost(), handoff: cfg.handoff.listen }, `guacd (${deps.guacdHost()}) is not on this machine's loopback, but the tunnel handoff listens on ${cfg.handoff.listen}: guacd cannot reach it, and tunnelled desktops will not open. Set tunnels.handoff.listen (and advertise) to an address guacd can reach.`);
+  }
 
   /** After the state file changed (or the CLI said so): re-read it and cut what it no longer allows. */
   const applyStore = () => ({ revoked: readStore('always') ?? [] });

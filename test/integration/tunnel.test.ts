@@ -51,6 +51,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       guacd,
       // short pings, so the test of a connector that stops reading does not wait 20 s
       gateway: { tunnelPingMs: 1500 },
+      metrics: { listen: '127.0.0.1:0' },
       apps: [
         { id: 'office-pc', name: 'Office PC', host: rdp.host, port: rdp.port, via: 'office-1', rdp: { ignoreCert: true } },
         // a destination the connector's rules do not name: the connector must refuse it
@@ -210,10 +211,61 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const table: string[] = [];
       await tunnelList(stack.gateway.config(), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
       // uptime, open streams and the mean round trip (each connection pings once as it comes up)
-      expect(table.join('')).toMatch(/^office-1\s+up\s+2\s+\d+\.\d+\.\d+\S*\s+127\.0\.0\.1\s+direct\s+\d+s\s+0\s+[\d.]+ms$/m);
+      const text = table.join('');
+      expect(text).toMatch(/^office-1\s+up\s+2 connections\s+0$/m);
+      // then each live connection: its index, connector, version, address, transport, uptime, streams, round trip
+      const id = connector.connectorId.slice(0, 8);
+      for (const i of [0, 1]) expect(text).toMatch(new RegExp(`^  #${i}\\s+${id}\\s+\\d+\\.\\d+\\.\\d+\\S*\\s+127\\.0\\.0\\.1\\s+direct\\s+\\d+s\\s+0\\s+[\\d.]+ms$`, 'm'));
       const metrics = await adminMetrics();
       expect(metrics).toMatch(/drawbridge_tunnel_connections\{tunnel="office-1"\} 2/);
       expect(metrics).toMatch(/drawbridge_tunnel_up\{tunnel="office-1"\} 1/);
+    } finally {
+      await connector.stop();
+    }
+  });
+
+  it("the gateway's per-tunnel figures on its metrics port: every series from the start, reconnects, streams, refusals, bytes and round trip", async () => {
+    // a tunnel of its own: counters never go back, and other tests count on office-1
+    const token = reissue('metrics-test');
+    const mine = () => stack.gateway.tunnels.registry.connections('metrics-test');
+    const scrape = async () => {
+      const res = await fetch(`http://127.0.0.1:${stack.gateway.metricsPort}/metrics`);
+      return res.text();
+    };
+    const num = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const of = (name: string, extra = '') => `${name}{${extra}tunnel="metrics-test"}`;
+    // a tunnel no connector ever reached is there at zero, so "down" can alert from the start
+    const fresh = await until('declared', async () => {
+      const t = await scrape();
+      return num(t, of('drawbridge_tunnel_connects_total')) === 0 ? t : undefined;
+    });
+    for (const series of [of('drawbridge_tunnel_up'), of('drawbridge_tunnel_connections'), of('drawbridge_tunnel_active_streams'), of('drawbridge_tunnel_reconnects_total'), of('drawbridge_tunnel_streams_total'), of('drawbridge_tunnel_refused_total'), of('drawbridge_tunnel_bytes_total', 'direction="to_connector",'), of('drawbridge_tunnel_bytes_total', 'direction="from_connector",')]) {
+      expect(num(fresh, series), series).toBe(0);
+    }
+    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1 });
+    try {
+      await until('connected', () => mine().length === 1);
+      expect(num(await scrape(), of('drawbridge_tunnel_up'))).toBe(1);
+      // the connector's own series are there before its first stream too
+      const own = connector.metrics.render();
+      for (const series of ['drawbridge_connector_streams_total', 'drawbridge_connector_refused_total', 'drawbridge_connector_reconnects_total', 'drawbridge_connector_active_streams', 'drawbridge_connector_bytes_total{direction="to_gateway"}', 'drawbridge_connector_bytes_total{direction="from_gateway"}']) {
+        expect(num(own, series), series).toBe(0);
+      }
+      expect(num(own, 'drawbridge_connector_connections')).toBe(1);
+      // the gateway drops the connection: the connector makes it again in the same slot
+      stack.gateway.tunnels.registry.closeAll(CLOSE_GATEWAY_SHUTDOWN, 'test: gateway restarting');
+      await until('reconnected', async () => num(await scrape(), of('drawbridge_tunnel_reconnects_total')) === 1);
+      await until('up again', () => mine().length === 1);
+      const { stream } = await stack.gateway.tunnels.registry.openStream('metrics-test', '127.0.0.1', echoPort, 5000);
+      expect(await echoThrough(stream, 'figures')).toBe('figures');
+      await expect(stack.gateway.tunnels.registry.openStream('metrics-test', '10.1.2.3', 3389, 5000)).rejects.toMatchObject({ kind: 'refused' });
+      const t = await scrape();
+      expect(num(t, of('drawbridge_tunnel_connects_total'))).toBe(2);
+      expect(num(t, of('drawbridge_tunnel_streams_total'))).toBe(2);
+      expect(num(t, of('drawbridge_tunnel_refused_total'))).toBe(1);
+      expect(num(t, of('drawbridge_tunnel_active_streams'))).toBe(1);
+      expect(t).toMatch(/^drawbridge_tunnel_rtt_ms\{connection="\d+",tunnel="metrics-test"\} [\d.]+$/m);
+      stream.destroy();
     } finally {
       await connector.stop();
     }

@@ -29,6 +29,8 @@ export interface StackOptions {
   /** Merged into the gateway's drives section; the root defaults into stateDir. */
   drives?: Record<string, unknown>;
   recordings?: Record<string, unknown>;
+  /** The gateway's Prometheus endpoint (`metrics.listen`); port 0 picks a free one (Gateway.metricsPort). */
+  metrics?: { listen: string };
   /** Serve the gateway over plain http (benchmarks measure the relay, not TLS). */
   plainHttp?: boolean;
   /** A directory whose development CA the test already uses (see `testCa`). */
@@ -104,6 +106,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     drives: { root: path.join(stateDir, 'drives'), ...opts.drives },
     recordings: { dir: path.join(stateDir, 'recordings'), ...opts.recordings },
     admin: opts.admin ?? { policies: [] },
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   let gateway: Gateway;
   try {

@@ -2,7 +2,12 @@ import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AuditLog } from '../../server/audit/audit-log.js';
 import { startHandoff, type Handoff } from '../../server/tunnel/guacd-handoff.js';
+import { startTunnels } from '../../server/tunnel/tunnels.js';
 
 /**
  * The per-session listener guacd dials in place of a tunnelled desktop: exactly one connection,
@@ -150,5 +155,27 @@ describe.skipIf(process.platform !== 'linux')('guacd handoff listener', () => {
     const seen = readUntilClosed(guacd);
     expect(await seen).toEqual({ data: 'last frame', closed: true });
     await h.done;
+  });
+});
+
+describe('handoff address and where guacd runs', () => {
+  it('warns at start when guacd is elsewhere but the handoff listens on loopback, where guacd could never reach it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbx-handoff-'));
+    try {
+      const start = async (guacdHost: string, listen: string) => {
+        const { lines, log } = logLines();
+        const t = await startTunnels({ stateFile: path.join(dir, 'tunnels.json'), handoff: { listen, timeoutSeconds: 5 }, openTimeoutMs: 1000 }, { guacdHost: () => guacdHost, audit: new AuditLog(path.join(dir, 'audit.jsonl')), log, clientIp: () => undefined });
+        await t.close();
+        return lines.filter((l) => l.includes('cannot reach it'));
+      };
+      const [warned] = await start('guacd', '127.0.0.1');
+      expect(JSON.parse(warned!)).toMatchObject({ level: 40, guacd: 'guacd', handoff: '127.0.0.1' });
+      expect(warned).toContain('Set tunnels.handoff.listen (and advertise)');
+      expect(await start('127.0.0.1', '127.0.0.1')).toEqual([]);
+      expect(await start('localhost', '::1')).toEqual([]);
+      expect(await start('guacd', '0.0.0.0')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
