@@ -27,6 +27,8 @@ const noSocketReader = why ? undefined : tcpSocketsUnavailable();
 if (noSocketReader) process.stderr.write(`SKIP tunnel network-namespace e2e, Nagle's flag at both ends: ${noSocketReader}\n`);
 
 const GATEWAY_PORT = 8443;
+/** A port something listens on inside private, to show the firewall drops what edge sends to it. */
+const PROBE_PORT = 9922;
 const IDP_PORT = 9443;
 const GUACD_PORT = 4822;
 const CLIENT_SECRET = 'netns-client-secret-0123456789';
@@ -175,6 +177,18 @@ describe.skipIf(Boolean(why))('tunnel across network namespaces, in Chromium', (
     expect(await lab.canConnect(lab.edge, lab.hostIp, 3389)).toBe(false);
     expect(await lab.canConnect(lab.edge, lab.privUpIp, 3389)).toBe(false);
     expect(await lab.canConnect(lab.priv, lab.edgeIp, GATEWAY_PORT)).toBe(true);
+    // the firewall itself, not only a missing route or an empty port: a service listening on every
+    // address in private, on the very address edge has a route to, and edge's attempt is dropped
+    const open = spawn('ip', ['netns', 'exec', lab.priv, process.execPath, '-e', `require('net').createServer((s) => s.on('error', () => {}).end('hi')).listen(${PROBE_PORT}, '0.0.0.0', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise<void>((resolve) => open.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+      expect(await lab.tryConnect(lab.priv, lab.privUpIp, PROBE_PORT)).toBe('connected');
+      const dropped = lab.firewallDrops();
+      expect(await lab.tryConnect(lab.edge, lab.privUpIp, PROBE_PORT)).toBe('timeout');
+      expect(lab.firewallDrops()).toBeGreaterThan(dropped);
+    } finally {
+      open.kill();
+    }
   });
 
   it('the tile says offline until the connector dials out, then ready', async () => {

@@ -18,6 +18,10 @@ export interface Lab {
   wrap(ns: string): string[];
   /** Whether a TCP connection from inside `ns` to host:port completes within timeoutMs. */
   canConnect(ns: string, host: string, port: number, timeoutMs?: number): Promise<boolean>;
+  /** How that attempt ended: 'connected', 'timeout' (dropped on the way) or the error code (ECONNREFUSED, ENETUNREACH…). */
+  tryConnect(ns: string, host: string, port: number, timeoutMs?: number): Promise<string>;
+  /** Packets private's firewall has dropped so far for new connections from edge. */
+  firewallDrops(): number;
   /** Runs a short node script inside `ns` and returns its stdout. */
   node(ns: string, script: string): Promise<string>;
   destroy(): void;
@@ -84,12 +88,17 @@ export function createLab(): Lab {
       p.stderr.on('data', (c: Buffer) => (err += c.toString()));
       p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`node in ${ns} exited ${code}: ${err.trim()}`))));
     });
-  const canConnect = async (ns: string, host: string, port: number, timeoutMs = 1500) => {
+  const tryConnect = async (ns: string, host: string, port: number, timeoutMs = 1500) => {
     const out = await node(
       ns,
       `const s=require('net').connect({host:${JSON.stringify(host)},port:${port}});const t=setTimeout(()=>{console.log('timeout');process.exit(0)},${timeoutMs});s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)});`,
     );
-    return out.trim() === 'connected';
+    return out.trim();
   };
-  return { priv, edge, edgeIp, privUpIp, hostIp, wrap, canConnect, node, destroy };
+  const canConnect = async (ns: string, host: string, port: number, timeoutMs = 1500) => (await tryConnect(ns, host, port, timeoutMs)) === 'connected';
+  const firewallDrops = () => {
+    const out = spawnSync('ip', ['netns', 'exec', priv, 'nft', 'list', 'chain', 'inet', 'dbt_fw', 'input'], { encoding: 'utf8' }).stdout;
+    return Number(/counter packets (\d+) bytes \d+ drop/.exec(out)?.[1] ?? NaN);
+  };
+  return { priv, edge, edgeIp, privUpIp, hostIp, wrap, canConnect, tryConnect, firewallDrops, node, destroy };
 }
