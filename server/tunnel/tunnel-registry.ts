@@ -203,7 +203,11 @@ export class TunnelRegistry extends EventEmitter {
     const ping = () => {
       if (entry.session.destroyed || entry.session.closed) return clearInterval(entry.ping);
       if (outstanding) {
-        this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index }, `connector did not answer a ping within ${this.pingIntervalMs} ms; dropping it`);
+        // Node's HTTP/2 says nothing when nghttp2 ends a session over a protocol error from the
+        // peer: it just stops sending. A ping still queued here is how that shows.
+        const unsent = entry.session.state.outboundQueueSize ?? 0;
+        const why = unsent > 0 ? ` (it could not even be sent: ${unsent} frames wait in the session, which stops after a protocol error from the connector)` : '';
+        this.log.warn({ tunnel: entry.info.tunnel, connection: entry.info.index, connector: entry.info.connectorId, unsentFrames: unsent }, `connector did not answer a ping within ${this.pingIntervalMs} ms${why}; dropping it`);
         entry.session.destroy();
         entry.transport.terminate();
         return;

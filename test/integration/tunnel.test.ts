@@ -27,6 +27,7 @@ import { tcpSocketsOf, tcpSocketsUnavailable } from '../support/tcp-sockets.js';
  * leak count after many streams. (Network-namespace isolation is proven in tunnel-netns.e2e.)
  */
 const noRdp = rdpServerUnavailable();
+if (noRdp) process.stderr.write(`SKIP tunnel integration: ${noRdp}\n`);
 // A full collection on demand, for the leak tests: sockets no one holds any more must go. Node's
 // flag when the worker was started with it, otherwise turned on here (vitest starts its workers).
 const gc: () => void = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc') as () => void);
@@ -527,6 +528,46 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   });
 
+  it('a forbidden frame inside a session that is up ends only that connection, within two ping intervals, with a log line', async () => {
+    const token = reissue('office-1');
+    const connector = await startConnector(token, { ingress: rules(), caFile, connections: 1 });
+    try {
+      await until('connected', () => current().length === 1);
+      const live = current()[0]!.id;
+      const r = await directUpgrade(`${stack.url}${TUNNEL_PATH}`, stack.caPem, { authorization: `Bearer ${token}` });
+      if (!('socket' in r)) throw new Error(`not upgraded: ${r.status}`);
+      r.socket.on('error', () => undefined);
+      // a well-behaved HTTP/2 server (it answers the gateway's pings) over a pass-through, so the
+      // test can slip raw bytes in between its frames
+      const pass = new Duplex({ read() {}, write: (chunk: Buffer, _e, cb) => void r.socket.write(chunk, cb) });
+      r.socket.on('data', (c: Buffer) => pass.push(c));
+      r.socket.on('end', () => pass.push(null));
+      const session = performServerHandshake(pass, { settings: HTTP2_SETTINGS });
+      session.on('error', () => undefined);
+      const fake = await until('up, its first ping answered', () => current().find((c) => c.id !== live && c.rttMs !== undefined));
+      const seen = stack.logLines.length;
+      const closed = new Promise((res) => r.socket.once('close', res));
+      const started = Date.now();
+      // a frame HTTP/2 forbids: DATA on stream 0, the connection's own (random bytes are not
+      // enough: they may read as a frame of an unknown type, which the spec says to skip)
+      r.socket.write(Buffer.concat([Buffer.from([0, 0, 8, 0, 0, 0, 0, 0, 0]), Buffer.from('garbage!')]));
+      await closed;
+      // nghttp2 answers with GOAWAY and stops, but Node's session reports nothing: the next ping
+      // cannot go out, and the missed ping cuts it (the test stack pings every 1.5 s)
+      expect(Date.now() - started).toBeLessThan(4000);
+      await until('logged', () => stack.logLines.slice(seen).find((l) => l.includes('did not answer a ping') && l.includes('it could not even be sent')));
+      await until('ended', () => stack.logLines.slice(seen).find((l) => l.includes('connector connection ended')));
+      // the one cut is the fake (it sent no connector id), not the real connector
+      expect(fake.connectorId).toBe('unknown');
+      expect(stack.logLines.slice(seen).find((l) => l.includes('connector connection ended'))).toContain('"connector":"unknown"');
+      expect(current().map((c) => c.id)).toEqual([live]);
+      const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', rdp.host, rdp.port, 5000);
+      stream.destroy();
+    } finally {
+      await connector.stop();
+    }
+  });
+
   it('refused tokens and garbage, many times over, leave no sockets behind and nothing that holds on to them (both transports)', async () => {
     const token = reissue('office-1');
     const noise = Buffer.from('PRI * HTTP/2.0 but not really\r\n\r\n'.repeat(10));
@@ -842,6 +883,26 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 60_000);
 
+  it('SIGTERM to the connector process while a desktop is open: it keeps working, then the process exits 0 once it closes', async () => {
+    const connector = spawnConnector(stack.stateDir, reissue('office-1'), { ingress: [{ allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1, drainSeconds: 20 });
+    try {
+      await until('connected', () => current().length === 1, 20_000);
+      const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', echoPort, 5000);
+      expect(await echoThrough(stream, 'before')).toBe('before');
+      connector.proc.kill('SIGTERM');
+      await until('draining', () => connector.lines.some((l) => l.includes('stopping: draining open streams')));
+      expect(await echoThrough(stream, 'while draining')).toBe('while draining');
+      expect(connector.proc.exitCode).toBe(null);
+      const t0 = Date.now();
+      stream.destroy();
+      expect(await connector.exited).toBe(0);
+      // it ended because the desktop did, not at its 20 s deadline
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await connector.kill('SIGKILL');
+    }
+  }, 40_000);
+
   const noSocketReader = tcpSocketsUnavailable();
   if (noSocketReader) process.stderr.write(`SKIP tunnel, Nagle's flag at both ends: ${noSocketReader}\n`);
   for (const transport of ['direct', 'websocket'] as const) {
@@ -909,45 +970,48 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     }
   }, 60_000);
 
-  it('desktops that stop reading or send in bulk do not hold up an interactive one on the same connection', async () => {
-    const token = reissue('office-1');
-    const flood = await startFlood();
-    const floodPort = flood.port;
-    const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${floodPort}` }, { allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1 });
-    const opened: Duplex[] = [];
-    try {
-      await until('connected', () => current().length === 1);
-      const open = async (port: number) => {
-        const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', port, 5000);
-        opened.push(stream);
-        return stream;
-      };
-      // six whose guacd side stopped reading: their windows fill and stay full
-      for (let i = 0; i < 6; i++) (await open(floodPort)).pause();
-      // four read as fast as they come
-      let bulk = 0;
-      for (let i = 0; i < 4; i++) (await open(floodPort)).on('data', (d: Buffer) => (bulk += d.length));
-      await new Promise((r) => setTimeout(r, 500));
-      const echo = await open(echoPort);
-      const times: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        const t0 = Date.now();
-        const back = new Promise((r) => echo.once('data', r));
-        echo.write(`k${i}`);
-        await back;
-        times.push(Date.now() - t0);
+  for (const transport of ['direct', 'websocket'] as const) {
+    it(`desktops that stop reading or send in bulk do not hold up an interactive one on the same connection (${transport})`, async () => {
+      const token = reissue('office-1');
+      const flood = await startFlood();
+      const floodPort = flood.port;
+      const connector = await startConnector(token, { ingress: [{ allow: `tcp://127.0.0.1:${floodPort}` }, { allow: `tcp://127.0.0.1:${echoPort}` }, { deny: 'all' }], caFile, connections: 1, transport });
+      const opened: Duplex[] = [];
+      try {
+        await until('connected', () => current().length === 1);
+        expect(current()[0]!.transport).toBe(transport);
+        const open = async (port: number) => {
+          const { stream } = await stack.gateway.tunnels.registry.openStream('office-1', '127.0.0.1', port, 5000);
+          opened.push(stream);
+          return stream;
+        };
+        // six whose guacd side stopped reading: their windows fill and stay full
+        for (let i = 0; i < 6; i++) (await open(floodPort)).pause();
+        // four read as fast as they come
+        let bulk = 0;
+        for (let i = 0; i < 4; i++) (await open(floodPort)).on('data', (d: Buffer) => (bulk += d.length));
+        await new Promise((r) => setTimeout(r, 500));
+        const echo = await open(echoPort);
+        const times: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          const t0 = Date.now();
+          const back = new Promise((r) => echo.once('data', r));
+          echo.write(`k${i}`);
+          await back;
+          times.push(Date.now() - t0);
+        }
+        // a keystroke's round trip stays interactive (loopback: a few ms; the bound is for a loaded CI machine)
+        expect(Math.max(...times)).toBeLessThan(1000);
+        const bulkBefore = bulk;
+        await new Promise((r) => setTimeout(r, 200));
+        expect(bulk).toBeGreaterThan(bulkBefore);
+      } finally {
+        opened.forEach((s) => s.destroy());
+        await connector.stop();
+        flood.close();
       }
-      // a keystroke's round trip stays interactive (loopback: a few ms; the bound is for a loaded CI machine)
-      expect(Math.max(...times)).toBeLessThan(1000);
-      const bulkBefore = bulk;
-      await new Promise((r) => setTimeout(r, 200));
-      expect(bulk).toBeGreaterThan(bulkBefore);
-    } finally {
-      opened.forEach((s) => s.destroy());
-      await connector.stop();
-      flood.close();
-    }
-  }, 60_000);
+    }, 60_000);
+  }
 
   it('160 busy streams on one connection: every one opens and moves data, and the connection survives', async () => {
     const token = reissue('office-1');
