@@ -52,6 +52,8 @@ export interface GatewayOptions {
   launchTokenTtlSeconds?: number;
   /** How often connectors are pinged (tests shorten it). */
   tunnelPingMs?: number;
+  /** Refused connector upgrades per address and 10 s before the rest get 429 unlogged (tests that refuse many raise it). */
+  tunnelRefusalLimit?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -181,7 +183,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sweepRecordings();
   const sweepTimer = setInterval(sweepRecordings, 3600_000);
   sweepTimer.unref();
-  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, audit, log, clientIp: (req) => clientIpOf(req, trust) });
+  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.tunnelRefusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
 

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
+import { RefusalThrottle } from './refusal-throttle.js';
 import type { Logger } from '../log/logger.js';
 import { decodeTunnelToken, TunnelTokenError } from './tunnel-token.js';
 import type { TunnelRegistry } from './tunnel-registry.js';
@@ -19,6 +20,10 @@ export interface TunnelUpgradeOptions {
   clientIp(req: IncomingMessage): string | undefined;
   /** Re-reads the tunnel state if another process changed it, cutting what it revoked. */
   refreshStore(): void;
+  /** Refused upgrades per client address and 10 s before the rest are answered 429 unlogged (default 20). */
+  refusalLimit?: number;
+  /** Tests give their own (with a fake clock). */
+  throttle?: RefusalThrottle;
   /** More connections than this for one tunnel are refused: a stolen token cannot pile them up. */
   maxConnectionsPerTunnel?: number;
 }
@@ -41,7 +46,7 @@ function transportAsked(req: IncomingMessage): TransportKind | undefined {
  * the Authorization header, which a web page cannot set on a WebSocket, and a request carrying an
  * Origin (every browser sends one) is refused outright. Both transports pass the same checks.
  */
-export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & { close(): void } {
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -51,13 +56,24 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
   });
   const max = opts.maxConnectionsPerTunnel ?? 16;
   const { log, audit } = opts;
+  const throttle =
+    opts.throttle ??
+    new RefusalThrottle((ip, n, windowMs) => {
+      const reason = `${n} more attempts in ${windowMs / 1000} s after too many refusals; answered 429, not logged one by one`;
+      log.warn({ ip, attempts: n }, `tunnel connections refused: ${reason}`);
+      audit.write({ event: 'tunnel-connect', result: 'denied', ip, reason });
+    }, opts.refusalLimit);
 
-  return (req, socket, head) => {
+  const handler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const ip = opts.clientIp(req);
+    const throttleKey = ip ?? 'unknown';
+    if (throttle.throttled(throttleKey)) return refuseUpgrade(socket, 429, 'too_many_attempts', 'Too many refused attempts from this address; try again in a few seconds.');
     const deny = (status: number, code: string, message: string, reason: string, tunnel?: string) => {
       log.warn({ ip, tunnel, reason }, `tunnel connection refused: ${reason}`);
       audit.write({ event: 'tunnel-connect', result: 'denied', ip, tunnel, reason });
       refuseUpgrade(socket, status, code, message);
+      // the cap is a live connector's own retrying, not a stranger's attempt
+      if (code !== 'too_many_connections') throttle.refused(throttleKey);
     };
     const transport = transportAsked(req);
     if (!transport) return deny(400, 'bad_upgrade', `Upgrade to "${TUNNEL_UPGRADE}" or to a WebSocket.`, `unknown upgrade (${String(req.headers.upgrade ?? '').slice(0, 60)})`);
@@ -117,4 +133,5 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): (req: In
       opts.registry.attach(socketTransport(sock), info);
     });
   };
+  return Object.assign(handler, { close: () => throttle.close() });
 }

@@ -22,6 +22,8 @@ export interface TunnelsConfig {
   openTimeoutMs: number;
   /** Tests shorten it; the default is tunnel-wire's PING_INTERVAL_MS. */
   pingIntervalMs?: number;
+  /** Refused connector upgrades per address and 10 s before the rest get 429 unlogged; tests that refuse many raise it. */
+  refusalLimit?: number;
 }
 
 export interface TunnelRoute {
@@ -121,7 +123,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
     if (why) deps.audit.write({ event: 'tunnel-connect', result: 'denied', ip: info.address, tunnel: info.tunnel, reason: `${why} while the connection was setting up` });
     return why && `${why} while the connection was setting up`;
   });
-  const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp, refreshStore: () => void readStore('ifChanged') });
+  const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp, refreshStore: () => void readStore('ifChanged'), refusalLimit: cfg.refusalLimit });
 
   declareAll();
   const isLoopback = (h: string) => h === 'localhost' || h.startsWith('127.') || h === '::1';
@@ -208,6 +210,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
     adminSocket: adminFile,
     async close() {
       watcher?.close();
+      upgrade.close();
       registry.closeAll(CLOSE_GATEWAY_SHUTDOWN, 'gateway shutting down');
       await admin.close();
     },
