@@ -59,10 +59,6 @@ async function addressesOf(host: string): Promise<string[]> {
 }
 
 /**
- * The gateway's half of the tunnels: the connectors' door (direct upgrade or WebSocket), the live registry, the
- * per-session handoff listeners guacd dials, the tunnel state file and the admin socket.
- */
-/**
  * On loopback every local user's processes come from guacd's address; there, the connection must
  * also be opened by the user that runs guacd, the owner of guacd's listening socket. Where guacd's
  * listener is not in this network namespace's tables (guacd in another container, or no /proc),
@@ -81,6 +77,10 @@ function guacdOwnerCheck(guacdPort: number | undefined): ((sock: Socket) => stri
   };
 }
 
+/**
+ * The gateway's half of the tunnels: the connectors' door (direct upgrade or WebSocket), the live registry, the
+ * per-session handoff listeners guacd dials, the tunnel state file and the admin socket.
+ */
 export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; guacdPort?(): number; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
   const log = deps.log.child({ module: 'tunnels' });
   const store = new TunnelStore(cfg.stateFile);
