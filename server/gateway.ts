@@ -52,7 +52,7 @@ export interface GatewayOptions {
   launchTokenTtlSeconds?: number;
   /** How often connectors are pinged (tests shorten it). */
   tunnelPingMs?: number;
-  /** Refused connector upgrades per address and 10 s before the rest get 429 unlogged (tests that refuse many raise it). */
+  /** Refused connector upgrades logged one by one per address and 10 s (tests that count log lines of many refusals raise it). */
   tunnelRefusalLimit?: number;
   env?: NodeJS.ProcessEnv;
 }

@@ -1,12 +1,15 @@
+import { isIP } from 'node:net';
+
 /**
- * Refused connector upgrades, counted per client address. The connectors' door is open to the
- * internet and each refusal writes a log and an audit line: past `limit` refusals in a window, an
- * address gets 429 for the rest of it without a line each, and one line then says how many were
- * answered so. Legitimate connectors are refused rarely (a revoked token stops them), and retry a
- * 429 later.
+ * Log lines for refused connector upgrades, counted per client address. The connectors' door is
+ * open to the internet and each refusal writes a log and an audit line: past `limit` refusals in a
+ * window, an address's further refusals are still answered as usual but not logged one by one, and
+ * one line then says how many there were. Only the logging is held back, never the service: a
+ * connector sharing an address with whoever is refused (a NAT, a proxy, a web page in a browser
+ * behind it) still gets in.
  */
 export class RefusalThrottle {
-  private readonly byAddress = new Map<string, { since: number; refused: number; quiet: number }>();
+  private readonly byAddress = new Map<string, { since: number; logged: number; quiet: number }>();
   private readonly sweep: NodeJS.Timeout;
 
   constructor(
@@ -20,44 +23,46 @@ export class RefusalThrottle {
     this.sweep.unref();
   }
 
-  /** Whether an upgrade from this address is answered 429 unheard, without looking at it. */
-  throttled(address: string): boolean {
-    const e = this.current(address);
-    if (!e || e.refused < this.limit) return false;
+  /** Counts a refusal from this address; whether to log it in full. */
+  shouldLog(address: string): boolean {
+    const key = addressKey(address);
+    let e = this.byAddress.get(key);
+    if (e && this.now() - e.since >= this.windowMs) {
+      this.end(key, e);
+      e = undefined;
+    }
+    if (!e) this.byAddress.set(key, (e = { since: this.now(), logged: 0, quiet: 0 }));
+    if (e.logged < this.limit) {
+      e.logged++;
+      return true;
+    }
     e.quiet++;
-    return true;
-  }
-
-  /** Counts a refusal that was logged. */
-  refused(address: string): void {
-    const e = this.current(address) ?? { since: this.now(), refused: 0, quiet: 0 };
-    e.refused++;
-    this.byAddress.set(address, e);
+    return false;
   }
 
   /** Ends the windows that are over: reports what went unlogged, forgets the rest. */
   flush(): void {
-    const now = this.now();
-    for (const [address, e] of this.byAddress) {
-      if (now - e.since < this.windowMs) continue;
-      if (e.quiet) this.onQuietened(address, e.quiet, this.windowMs);
-      this.byAddress.delete(address);
-    }
+    for (const [key, e] of this.byAddress) if (this.now() - e.since >= this.windowMs) this.end(key, e);
   }
 
   close(): void {
     clearInterval(this.sweep);
-    for (const [address, e] of this.byAddress) if (e.quiet) this.onQuietened(address, e.quiet, this.windowMs);
-    this.byAddress.clear();
+    for (const [key, e] of this.byAddress) this.end(key, e);
   }
 
-  private current(address: string) {
-    const e = this.byAddress.get(address);
-    if (e && this.now() - e.since >= this.windowMs) {
-      if (e.quiet) this.onQuietened(address, e.quiet, this.windowMs);
-      this.byAddress.delete(address);
-      return undefined;
-    }
-    return e;
+  private end(key: string, e: { quiet: number }): void {
+    this.byAddress.delete(key);
+    if (e.quiet) this.onQuietened(key, e.quiet, this.windowMs);
   }
+}
+
+/** IPv6 clients by their /64: one host usually holds a whole /64, and counting per address would be evaded at once. */
+function addressKey(address: string): string {
+  const a = address.replace(/^::ffff:(?=\d+\.)/i, '');
+  if (isIP(a) !== 6) return a;
+  const [head, tail = ''] = a.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const full = a.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${full.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { endianness } from 'node:os';
 
@@ -8,14 +8,15 @@ import { endianness } from 'node:os';
  * not in them: callers must then decide without it.
  */
 
-const LISTEN = '0A';
 const ESTABLISHED = '01';
+const LISTEN = '0A';
 
-interface Row {
+export interface TcpRow {
   local: { address: string; port: number };
   remote: { address: string; port: number };
   state: string;
   uid: number;
+  inode: number;
 }
 
 /** A 32-bit word of the table: written in the machine's byte order. */
@@ -30,12 +31,22 @@ function decodeAddress(hex: string): string {
   if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12).join('.');
   const groups = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  // compare in one spelling: Node's, which never compresses differently for the same address
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+  return plain(groups.join(':'));
 }
 
-function rows(): Row[] | undefined {
-  const out: Row[] = [];
+/** One spelling per address, as Node's sockets report them, IPv4-mapped IPv6 as IPv4. */
+function plain(address: string): string {
+  const a = address.replace(/^::ffff:(?=\d+\.)/i, '');
+  return isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
+}
+
+/**
+ * The rows of this namespace's TCP tables with either end on one of `ports` (the rest are skipped
+ * before their addresses are decoded: a busy machine has many), or undefined without /proc.
+ */
+export function tcpRows(ports: readonly number[]): TcpRow[] | undefined {
+  const wanted = new Set(ports);
+  const out: TcpRow[] = [];
   let readAny = false;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
@@ -47,32 +58,59 @@ function rows(): Row[] | undefined {
     }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length < 8) continue;
+      if (f.length < 10) continue;
       const [la, lp] = f[1]!.split(':');
       const [ra, rp] = f[2]!.split(':');
-      out.push({ local: { address: decodeAddress(la!), port: parseInt(lp!, 16) }, remote: { address: decodeAddress(ra!), port: parseInt(rp!, 16) }, state: f[3]!, uid: Number(f[7]) });
+      const local = parseInt(lp!, 16);
+      const remote = parseInt(rp!, 16);
+      if (!wanted.has(local) && !wanted.has(remote)) continue;
+      out.push({ local: { address: decodeAddress(la!), port: local }, remote: { address: decodeAddress(ra!), port: remote }, state: f[3]!, uid: Number(f[7]), inode: Number(f[9]) });
     }
   }
   return readAny ? out : undefined;
 }
 
-/** Node's spelling of an address, IPv4-mapped IPv6 as IPv4, so both sides compare equal. */
-function plain(address: string): string {
-  const a = address.replace(/^::ffff:/i, '');
-  return isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
+/** The inodes of this process's own sockets. */
+export function ownSocketInodes(): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      // closed between listing and reading
+    }
+  }
+  return inodes;
 }
+
+const same = (a: { address: string; port: number }, b: { address: string; port: number }) => a.port === b.port && a.address === b.address;
 
 /** The owner of the far end of a connection this process accepted: the socket at `peer` connected to `local`. */
-export function peerSocketOwner(local: { address: string; port: number }, peer: { address: string; port: number }): number | undefined {
+export function peerSocketOwner(rows: readonly TcpRow[], local: { address: string; port: number }, peer: { address: string; port: number }): number | undefined {
   const l = { address: plain(local.address), port: local.port };
   const p = { address: plain(peer.address), port: peer.port };
-  const row = rows()?.find((r) => r.state === ESTABLISHED && r.local.port === p.port && r.remote.port === l.port && r.local.address === p.address && r.remote.address === l.address);
-  return row?.uid;
+  return rows.find((r) => r.state === ESTABLISHED && same(r.local, p) && same(r.remote, l))?.uid;
 }
 
-/** The owners of the sockets listening on `port` (any address): who runs the server there. */
-export function listenerOwners(port: number): Set<number> | undefined {
-  const all = rows();
-  if (!all) return undefined;
-  return new Set(all.filter((r) => r.state === LISTEN && r.local.port === port).map((r) => r.uid));
+/**
+ * Who accepted this process's own connections to `port`: the owners of their far ends. For a
+ * server this process talks to (guacd), that is the user running it — unlike the owner of any
+ * listener on that port number, which another user can add on another address (127.0.0.2, ::1).
+ */
+export function ownConnectionsServedBy(rows: readonly TcpRow[], port: number, ownInodes: ReadonlySet<number>): Set<number> {
+  const ours = rows.filter((r) => r.state === ESTABLISHED && r.remote.port === port && ownInodes.has(r.inode));
+  return new Set(ours.flatMap((o) => rows.filter((r) => r.state === ESTABLISHED && same(r.local, o.remote) && same(r.remote, o.local)).map((r) => r.uid)));
+}
+
+/**
+ * The owners of the sockets listening on exactly `address`:`port`, or on the same family's wildcard.
+ * Only these can be the server at that address: the kernel lets no second socket listen on an
+ * address and port another holds, nor on the wildcard over it (across users, not even with
+ * SO_REUSEPORT). A listener on the same port at another address (127.0.0.2, ::1) is someone else's.
+ */
+export function listenersAt(rows: readonly TcpRow[], address: string, port: number): Set<number> {
+  const a = plain(address);
+  const wildcard = isIP(a) === 6 ? '::' : '0.0.0.0';
+  return new Set(rows.filter((r) => r.state === LISTEN && r.local.port === port && (r.local.address === a || r.local.address === wildcard)).map((r) => r.uid));
 }

@@ -20,7 +20,7 @@ export interface TunnelUpgradeOptions {
   clientIp(req: IncomingMessage): string | undefined;
   /** Re-reads the tunnel state if another process changed it, cutting what it revoked. */
   refreshStore(): void;
-  /** Refused upgrades per client address and 10 s before the rest are answered 429 unlogged (default 20). */
+  /** Refused upgrades logged one by one per client address (IPv6: per /64) and 10 s; the rest are counted in one line (default 20). */
   refusalLimit?: number;
   /** Tests give their own (with a fake clock). */
   throttle?: RefusalThrottle;
@@ -58,22 +58,21 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): ((req: I
   const { log, audit } = opts;
   const throttle =
     opts.throttle ??
-    new RefusalThrottle((ip, n, windowMs) => {
-      const reason = `${n} more attempts in ${windowMs / 1000} s after too many refusals; answered 429, not logged one by one`;
-      log.warn({ ip, attempts: n }, `tunnel connections refused: ${reason}`);
-      audit.write({ event: 'tunnel-connect', result: 'denied', ip, reason });
+    new RefusalThrottle((from, n, windowMs) => {
+      const reason = `${n} more refusals in ${windowMs / 1000} s, after too many to log one by one`;
+      log.warn({ from, refusals: n }, `tunnel connections refused: ${reason}`);
+      audit.write({ event: 'tunnel-connect', result: 'denied', ip: from, reason });
     }, opts.refusalLimit);
 
+  let closed = false;
   const handler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const ip = opts.clientIp(req);
-    const throttleKey = ip ?? 'unknown';
-    if (throttle.throttled(throttleKey)) return refuseUpgrade(socket, 429, 'too_many_attempts', 'Too many refused attempts from this address; try again in a few seconds.');
     const deny = (status: number, code: string, message: string, reason: string, tunnel?: string) => {
-      log.warn({ ip, tunnel, reason }, `tunnel connection refused: ${reason}`);
-      audit.write({ event: 'tunnel-connect', result: 'denied', ip, tunnel, reason });
+      if (throttle.shouldLog(ip ?? 'unknown')) {
+        log.warn({ ip, tunnel, reason }, `tunnel connection refused: ${reason}`);
+        audit.write({ event: 'tunnel-connect', result: 'denied', ip, tunnel, reason });
+      }
       refuseUpgrade(socket, status, code, message);
-      // the cap is a live connector's own retrying, not a stranger's attempt
-      if (code !== 'too_many_connections') throttle.refused(throttleKey);
     };
     const transport = transportAsked(req);
     if (!transport) return deny(400, 'bad_upgrade', `Upgrade to "${TUNNEL_UPGRADE}" or to a WebSocket.`, `unknown upgrade (${String(req.headers.upgrade ?? '').slice(0, 60)})`);
@@ -115,8 +114,10 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): ((req: I
     const accepted = () => audit.write({ event: 'tunnel-connect', result: 'success', ip, tunnel, reason: `connector ${info.connectorId} connection ${info.index} version ${info.version} over ${transport}` });
     if (transport === 'websocket') {
       return wss.handleUpgrade(req, socket, head, (ws) => {
-        (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
         release();
+        // the gateway began shutting down while this handshake was in flight
+        if (closed) return ws.terminate();
+        (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
         accepted();
         opts.registry.attach(websocketTransport(ws), info);
       });
@@ -129,9 +130,16 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): ((req: I
     sock.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`, (err) => {
       release();
       if (err || sock.destroyed) return;
+      if (closed) return void sock.destroy();
       accepted();
       opts.registry.attach(socketTransport(sock), info);
     });
   };
-  return Object.assign(handler, { close: () => throttle.close() });
+  return Object.assign(handler, {
+    /** At shutdown: upgrades still in flight are not attached, and what the throttle held back is logged. */
+    close: () => {
+      closed = true;
+      throttle.close();
+    },
+  });
 }

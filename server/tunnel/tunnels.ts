@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { adminSocketPath, startAdminSocket } from './admin-socket.js';
 import { startHandoff } from './guacd-handoff.js';
-import { listenerOwners, peerSocketOwner } from './socket-owner.js';
+import { listenersAt, ownConnectionsServedBy, ownSocketInodes, peerSocketOwner, tcpRows } from './socket-owner.js';
 import { TunnelError, TunnelRegistry } from './tunnel-registry.js';
 import { TunnelStore } from './tunnel-store.js';
 import { createTunnelUpgradeHandler } from './tunnel-upgrade.js';
@@ -22,7 +22,7 @@ export interface TunnelsConfig {
   openTimeoutMs: number;
   /** Tests shorten it; the default is tunnel-wire's PING_INTERVAL_MS. */
   pingIntervalMs?: number;
-  /** Refused connector upgrades per address and 10 s before the rest get 429 unlogged; tests that refuse many raise it. */
+  /** Refused connector upgrades logged one by one per address and 10 s; tests that count log lines of many refusals raise it. */
   refusalLimit?: number;
 }
 
@@ -60,20 +60,26 @@ async function addressesOf(host: string): Promise<string[]> {
 
 /**
  * On loopback every local user's processes come from guacd's address; there, the connection must
- * also be opened by the user that runs guacd, the owner of guacd's listening socket. Where guacd's
- * listener is not in this network namespace's tables (guacd in another container, or no /proc),
- * guacd comes from an address of its own and the address check is the check.
+ * also be opened by the user that runs guacd. That is the owner of the far end of the gateway's own
+ * connections to guacd (one is open while guacd dials the handoff) or, with none, of the socket
+ * listening at guacd's very address. Not the owner of any listener on guacd's port number: anyone
+ * may listen on that port at another loopback address. Where /proc cannot be read, guacd's address
+ * is the only check; guacd in another container comes from an address of its own.
  */
-function guacdOwnerCheck(guacdPort: number | undefined): ((sock: Socket) => string | undefined) | undefined {
-  if (!guacdPort) return undefined;
+function guacdOwnerCheck(guacd: { host: string; port: number } | undefined): ((sock: Socket) => string | undefined) | undefined {
+  if (!guacd?.port) return undefined;
   return (sock) => {
     const from = (sock.remoteAddress ?? '').replace(/^::ffff:/i, '');
     if (!(from.startsWith('127.') || from === '::1')) return undefined;
-    const owners = listenerOwners(guacdPort);
-    if (!owners || owners.size === 0) return undefined;
-    const uid = peerSocketOwner({ address: sock.localAddress ?? '', port: sock.localPort ?? 0 }, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
+    const rows = tcpRows([guacd.port, sock.localPort ?? 0]);
+    if (!rows) return undefined;
+    let guacdUsers = ownConnectionsServedBy(rows, guacd.port, ownSocketInodes());
+    if (guacdUsers.size === 0 && isIP(guacd.host)) guacdUsers = listenersAt(rows, guacd.host, guacd.port);
+    // deny by default: nobody is known to be guacd
+    if (guacdUsers.size === 0) return `which user runs guacd (${guacd.host}:${guacd.port}) cannot be told`;
+    const uid = peerSocketOwner(rows, { address: sock.localAddress ?? '', port: sock.localPort ?? 0 }, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
     if (uid === undefined) return 'the user that opened it cannot be told';
-    return owners.has(uid) ? undefined : `opened by uid ${uid}, not by guacd's user (uid ${[...owners].join(', ')}, the owner of guacd's port ${guacdPort})`;
+    return guacdUsers.has(uid) ? undefined : `opened by uid ${uid}, not by guacd's user (uid ${[...guacdUsers].join(', ')})`;
   };
 }
 
@@ -191,7 +197,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
       listenHost: cfg.handoff.listen,
       advertiseHost: cfg.handoff.advertise,
       allowedPeers: peers,
-      verifyPeer: guacdOwnerCheck(deps.guacdPort?.()),
+      verifyPeer: guacdOwnerCheck(deps.guacdPort ? { host: deps.guacdHost(), port: deps.guacdPort() } : undefined),
       timeoutMs: cfg.handoff.timeoutSeconds * 1000,
       log: log.child({ session, tunnel }),
       onBytes: (to, from) => registry.countBytes(tunnel, to, from),

@@ -1052,8 +1052,10 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       await until('connected', () => current().length === 1);
       const seen = stack.logLines.length;
       const route = await stack.gateway.tunnels.route('office-1', '127.0.0.1', echoPort, 'hijack-test');
-      // a process of user nobody, as fast as it can: connects, asks for an echo, reports what it got
-      const thief = spawn(process.execPath, ['-e', `const s = require('net').connect(${route.port}, '127.0.0.1', () => s.write('steal')); let got = ''; s.on('data', (d) => (got += d)); s.on('error', () => {}); s.on('close', () => { process.stdout.write(JSON.stringify({ got })); })`], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'ignore'] });
+      // a process of user nobody: first listens on guacd's port number at other loopback addresses
+      // (so that "the owner of a listener on guacd's port" would include it), then connects, asks
+      // for an echo and reports what it got
+      const thief = spawn(process.execPath, ['-e', `const net = require('net'); let n = 0; for (const h of ['127.0.0.2', '::1']) net.createServer().listen(${guacd.port}, h, () => { if (++n < 2) return; const s = net.connect(${route.port}, '127.0.0.1', () => s.write('steal')); let got = ''; s.on('data', (d) => (got += d)); s.on('error', () => {}); s.on('close', () => { process.stdout.write(JSON.stringify({ got })); process.exit(0); }); });`], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       thief.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       await new Promise((r) => thief.once('exit', r));

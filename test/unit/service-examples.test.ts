@@ -27,6 +27,9 @@ describe('connector service examples', () => {
     expect(open).toEqual([]);
     expect(xml).toMatch(/<executable>[A-Z]:\\[^<]*node\.exe<\/executable>/);
     expect(xml).toContain('<user>LocalService</user>');
+    // a folder that account may write (WinSW logs next to the XML otherwise: Program Files)
+    expect(xml).toMatch(/<logpath>C:\\ProgramData\\Drawbridge\\logs<\/logpath>/);
+    expect(xml).toContain('icacls C:\\ProgramData\\Drawbridge\\logs /grant "NT AUTHORITY\\LocalService:(OI)(CI)M"');
     expect(xml).not.toMatch(/LocalSystem<\/user>/);
     const actions = [...xml.matchAll(/<onfailure action="(\w+)"/g)].map((m) => m[1]);
     expect(actions).toEqual(['restart', 'restart', 'none']);

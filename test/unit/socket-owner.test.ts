@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listenerOwners, peerSocketOwner } from '../../server/tunnel/socket-owner.js';
+import { listenersAt, ownConnectionsServedBy, ownSocketInodes, peerSocketOwner, tcpRows } from '../../server/tunnel/socket-owner.js';
 
 /**
  * Who owns a TCP socket, read from the kernel's tables: the handoff listener uses it to tell
@@ -12,45 +12,68 @@ const notRoot = process.getuid?.() !== 0 ? 'needs root to run a process as anoth
 const NOBODY = 65534;
 
 describe.skipIf(process.platform !== 'linux')('socket owners from /proc/net/tcp', () => {
-  let server: Server | undefined;
-  afterEach(() => server?.close());
+  const cleanup: Array<Server | Socket | ChildProcess> = [];
+  afterEach(() => {
+    for (const c of cleanup.splice(0)) 'kill' in c ? c.kill() : 'destroy' in c ? c.destroy() : c.close();
+  });
 
-  async function listen(host: string): Promise<{ port: number; accepted: Promise<Socket> }> {
+  async function listen(host: string, port = 0): Promise<{ port: number; accepted: Promise<Socket> }> {
     let got!: (s: Socket) => void;
     const accepted = new Promise<Socket>((r) => (got = r));
-    server = createServer((s) => got(s));
-    await new Promise<void>((r) => server!.listen(0, host, r));
+    const server = createServer((s) => (cleanup.push(s), got(s)));
+    cleanup.push(server);
+    await new Promise<void>((r) => server.listen(port, host, r));
     return { port: (server.address() as { port: number }).port, accepted };
   }
 
-  const ownerOf = (s: Socket) => peerSocketOwner({ address: s.localAddress!, port: s.localPort! }, { address: s.remoteAddress!, port: s.remotePort! });
+  /** A child process as `nobody`, running `script`; resolves on its first line of output. */
+  async function asNobody(script: string): Promise<void> {
+    const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanup.push(child);
+    await new Promise((r) => child.stdout!.once('data', r));
+  }
+
+  const ownerOf = (s: Socket) => peerSocketOwner(tcpRows([s.localPort!])!, { address: s.localAddress!, port: s.localPort! }, { address: s.remoteAddress!, port: s.remotePort! });
 
   for (const host of ['127.0.0.1', '::1']) {
-    it(`the owner of a listener and of a connection's far end, on ${host}`, async () => {
+    it(`the owner of a connection's far end, and of the server this process is connected to, on ${host}`, async () => {
       const { port, accepted } = await listen(host);
-      expect(listenerOwners(port)).toEqual(new Set([process.getuid!()]));
       const client = connect(port, host);
+      cleanup.push(client);
       const s = await accepted;
       expect(ownerOf(s)).toBe(process.getuid!());
-      client.destroy();
-      s.destroy();
+      expect(ownConnectionsServedBy(tcpRows([port])!, port, ownSocketInodes())).toEqual(new Set([process.getuid!()]));
     });
   }
 
-  it.skipIf(notRoot)('a connection opened by another user is that user\'s', async () => {
+  it.skipIf(notRoot)("a connection opened by another user is that user's", async () => {
     const { port, accepted } = await listen('127.0.0.1');
-    const child = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1'); setTimeout(() => s.destroy(), 5000)`], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
-    try {
-      const s = await accepted;
-      expect(ownerOf(s)).toBe(NOBODY);
-      s.destroy();
-    } finally {
-      child.kill();
-    }
+    await asNobody(`const s = require('net').connect(${port}, '127.0.0.1', () => console.log('on')); setTimeout(() => s.destroy(), 5000)`);
+    expect(ownerOf(await accepted)).toBe(NOBODY);
   });
 
-  it('nothing is claimed for a socket that is not there', () => {
-    expect(listenerOwners(1)).toEqual(new Set());
-    expect(peerSocketOwner({ address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 2 })).toBeUndefined();
+  it.skipIf(notRoot)("another user listening on guacd's port at another loopback address does not become guacd", async () => {
+    const guacd = await listen('127.0.0.1');
+    const toGuacd = connect(guacd.port, '127.0.0.1');
+    cleanup.push(toGuacd);
+    await guacd.accepted;
+    // the same port number on 127.0.0.2 and ::1, and a connection of nobody's own to each
+    await asNobody(`const net = require('net'); let n = 0; for (const h of ['127.0.0.2', '::1']) net.createServer(() => {}).listen(${guacd.port}, h, () => { net.connect(${guacd.port}, h); if (++n === 2) console.log('on'); }); setTimeout(() => process.exit(0), 5000)`);
+    const rows = tcpRows([guacd.port])!;
+    expect(ownConnectionsServedBy(rows, guacd.port, ownSocketInodes())).toEqual(new Set([process.getuid!()]));
+    // by listener: only the one at guacd's very address counts, not the same port elsewhere
+    expect(listenersAt(rows, '127.0.0.1', guacd.port)).toEqual(new Set([process.getuid!()]));
+    expect(new Set(rows.filter((r) => r.state === '0A').map((r) => r.uid))).toEqual(new Set([process.getuid!(), NOBODY]));
+  });
+
+  it('a listener on the wildcard serves every address of its family', async () => {
+    const { port } = await listen('0.0.0.0');
+    expect(listenersAt(tcpRows([port])!, '127.0.0.1', port)).toEqual(new Set([process.getuid!()]));
+    expect(listenersAt(tcpRows([port])!, '::1', port)).toEqual(new Set());
+  });
+
+  it('nothing is claimed for sockets that are not there', () => {
+    expect(ownConnectionsServedBy(tcpRows([1])!, 1, ownSocketInodes())).toEqual(new Set());
+    expect(peerSocketOwner(tcpRows([1, 2])!, { address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 2 })).toBeUndefined();
   });
 });
