@@ -14,7 +14,11 @@ const NOBODY = 65534;
 describe.skipIf(process.platform !== 'linux')('socket owners from /proc/net/tcp', () => {
   const cleanup: Array<Server | Socket | ChildProcess> = [];
   afterEach(() => {
-    for (const c of cleanup.splice(0)) 'kill' in c ? c.kill() : 'destroy' in c ? c.destroy() : c.close();
+    for (const c of cleanup.splice(0)) {
+      if ('kill' in c) c.kill();
+      else if ('destroy' in c) c.destroy();
+      else c.close();
+    }
   });
 
   async function listen(host: string, port = 0): Promise<{ port: number; accepted: Promise<Socket> }> {
