@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import express from 'express';
@@ -27,6 +27,7 @@ import { RouteNotFound } from './http/wire-errors.js';
 import { GuacdProbe } from './launcher/guacd-probe.js';
 import { launcherRoutes } from './launcher/routes.js';
 import { createDesktopUpgradeHandler, DESKTOP_WS_PATH, RouteError } from './proxy/desktop-upgrade.js';
+import { guacdAddressWarning } from './proxy/guacd-address-check.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
 import { publicTunnelMessage, startTunnels, TunnelError } from './tunnel/tunnels.js';
 import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
@@ -166,6 +167,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return r;
   };
   const guacdTarget = () => ({ host: env.GUACD_HOST || config.guacd.host, port: Number(env.GUACD_PORT) || config.guacd.port, connectTimeoutMs: config.guacd.connectTimeoutMs });
+  const guacdWarning = await guacdAddressWarning(guacdTarget().host);
+  if (guacdWarning) log.warn({ guacd: guacdTarget().host }, guacdWarning);
   const probe = new GuacdProbe(guacdTarget);
   const recordings = new RecordingStore(
     config.recordings.dir,
@@ -183,7 +186,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sweepRecordings();
   const sweepTimer = setInterval(sweepRecordings, 3600_000);
   sweepTimer.unref();
-  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.tunnelRefusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, audit, log, clientIp: (req) => clientIpOf(req, trust) });
+  // the gateway's open connections to guacd: a tunnel handoff on loopback admits only their far end's user
+  const guacdSockets = new Set<Socket>();
+  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.tunnelRefusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, guacdConnections: () => guacdSockets, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
 
@@ -280,6 +285,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     purpose,
   });
   const upgrade = createDesktopUpgradeHandler<SignedIn, LiveAccess>({
+    onGuacdConnection(sock) {
+      guacdSockets.add(sock);
+      sock.once('close', () => guacdSockets.delete(sock));
+    },
     allowedOrigins,
     async identify(req) {
       const s = await sessions.load(req);

@@ -71,6 +71,8 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   app(id: string): AppConfig | undefined;
   credentials(app: AppConfig): RdpCredentials;
   guacd(): { host: string; port: number; connectTimeoutMs: number };
+  /** Told of every connection the gateway opens to guacd (the tunnel handoff asks who is at their far end). */
+  onGuacdConnection?(sock: Socket): void;
   live: LiveSessions<C>;
   audit: AuditLog;
   log: Logger;
@@ -185,6 +187,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
     ws.once('close', () => guacd?.destroy());
     try {
       guacd = await connectGuacd(g.host, g.port, g.connectTimeoutMs);
+      opts.onGuacdConnection?.(guacd);
       const result = await guacdHandshake(guacd, {
         protocol: target.guacdConnection!,
         params: { 'read-only': 'true' },
@@ -245,6 +248,7 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       route = opts.route ? await opts.route(app, id) : { host: app.host, port: app.port, close: () => undefined };
       if (ws.readyState !== ws.OPEN) return route.close();
       guacd = await connectGuacd(g.host, g.port, g.connectTimeoutMs);
+      opts.onGuacdConnection?.(guacd);
       if (ws.readyState !== ws.OPEN) return guacd.destroy();
       const result = await guacdHandshake(guacd, {
         protocol: 'rdp',

@@ -11,6 +11,8 @@ import { isIP } from 'node:net';
 export class RefusalThrottle {
   private readonly byAddress = new Map<string, { since: number; logged: number; quiet: number }>();
   private readonly sweep: NodeJS.Timeout;
+  /** After close, every refusal is logged: nothing would report what was held back. */
+  private closed = false;
 
   constructor(
     /** Called once per address and window in which refusals went unlogged. */
@@ -25,7 +27,10 @@ export class RefusalThrottle {
 
   /** Counts a refusal from this address; whether to log it in full. */
   shouldLog(address: string): boolean {
-    const key = addressKey(address);
+    if (this.closed) return true;
+    let key = addressKey(address);
+    // bounded: beyond this many addresses in one window, the rest share one count
+    if (!this.byAddress.has(key) && this.byAddress.size >= MAX_ADDRESSES) key = 'other addresses';
     let e = this.byAddress.get(key);
     if (e && this.now() - e.since >= this.windowMs) {
       this.end(key, e);
@@ -46,6 +51,7 @@ export class RefusalThrottle {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.sweep);
     for (const [key, e] of this.byAddress) this.end(key, e);
   }
@@ -56,13 +62,30 @@ export class RefusalThrottle {
   }
 }
 
-/** IPv6 clients by their /64: one host usually holds a whole /64, and counting per address would be evaded at once. */
+const MAX_ADDRESSES = 10_000;
+
+/**
+ * The key an address is counted under: IPv4 as is (also when written IPv4-mapped, or with a port
+ * as some proxies forward it); IPv6 by its /64, since one host usually holds a whole /64 and
+ * counting per address would be evaded at once.
+ */
 function addressKey(address: string): string {
-  const a = address.replace(/^::ffff:(?=\d+\.)/i, '');
+  let a = address.trim().replace(/%.*$/, '');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
+  if (bracketed) a = bracketed[1]!;
+  const v4port = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(a);
+  if (v4port) a = v4port[1]!;
   if (isIP(a) !== 6) return a;
-  const [head, tail = ''] = a.split('::');
+  // one spelling: lower case, compressed, an embedded IPv4 tail as two groups
+  const canon = new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canon);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  const [head, tail = ''] = canon.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const full = a.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${full.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const full = canon.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${full.slice(0, 4).join(':')}::/64`;
 }

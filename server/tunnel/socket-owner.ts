@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { endianness } from 'node:os';
 
@@ -16,7 +16,6 @@ export interface TcpRow {
   remote: { address: string; port: number };
   state: string;
   uid: number;
-  inode: number;
 }
 
 /** A 32-bit word of the table: written in the machine's byte order. */
@@ -64,43 +63,19 @@ export function tcpRows(ports: readonly number[]): TcpRow[] | undefined {
       const local = parseInt(lp!, 16);
       const remote = parseInt(rp!, 16);
       if (!wanted.has(local) && !wanted.has(remote)) continue;
-      out.push({ local: { address: decodeAddress(la!), port: local }, remote: { address: decodeAddress(ra!), port: remote }, state: f[3]!, uid: Number(f[7]), inode: Number(f[9]) });
+      out.push({ local: { address: decodeAddress(la!), port: local }, remote: { address: decodeAddress(ra!), port: remote }, state: f[3]!, uid: Number(f[7]) });
     }
   }
   return readAny ? out : undefined;
 }
 
-/** The inodes of this process's own sockets. */
-export function ownSocketInodes(): Set<number> {
-  const inodes = new Set<number>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m) inodes.add(Number(m[1]));
-    } catch {
-      // closed between listing and reading
-    }
-  }
-  return inodes;
-}
-
 const same = (a: { address: string; port: number }, b: { address: string; port: number }) => a.port === b.port && a.address === b.address;
 
-/** The owner of the far end of a connection this process accepted: the socket at `peer` connected to `local`. */
+/** The owner of the far end of a connection of this process's: the socket at `peer` connected to `local`. */
 export function peerSocketOwner(rows: readonly TcpRow[], local: { address: string; port: number }, peer: { address: string; port: number }): number | undefined {
   const l = { address: plain(local.address), port: local.port };
   const p = { address: plain(peer.address), port: peer.port };
   return rows.find((r) => r.state === ESTABLISHED && same(r.local, p) && same(r.remote, l))?.uid;
-}
-
-/**
- * Who accepted this process's own connections to `port`: the owners of their far ends. For a
- * server this process talks to (guacd), that is the user running it — unlike the owner of any
- * listener on that port number, which another user can add on another address (127.0.0.2, ::1).
- */
-export function ownConnectionsServedBy(rows: readonly TcpRow[], port: number, ownInodes: ReadonlySet<number>): Set<number> {
-  const ours = rows.filter((r) => r.state === ESTABLISHED && r.remote.port === port && ownInodes.has(r.inode));
-  return new Set(ours.flatMap((o) => rows.filter((r) => r.state === ESTABLISHED && same(r.local, o.remote) && same(r.remote, o.local)).map((r) => r.uid)));
 }
 
 /**

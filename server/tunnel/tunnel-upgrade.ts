@@ -89,8 +89,8 @@ export function createTunnelUpgradeHandler(opts: TunnelUpgradeOptions): ((req: I
     opts.refreshStore();
     const check = opts.store.check(token);
     if (!check.ok) {
-      // one answer for every failure: the caller learns nothing about which tunnels exist
-      // the name inside the token is the caller's to choose: log the tunnel's stored name, if its id is ours
+      // one answer for every failure: the caller learns nothing about which tunnels exist. The log
+      // names the stored tunnel when the id is ours, never the name the caller wrote into the token
       const known = opts.store.list().find((t) => t.id === token.tunnelId)?.name;
       return deny(401, 'tunnel_token_invalid', 'The connector token is not valid.', check.reason.replace('_', ' '), known);
     }

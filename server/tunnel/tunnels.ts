@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { adminSocketPath, startAdminSocket } from './admin-socket.js';
 import { startHandoff } from './guacd-handoff.js';
-import { listenersAt, ownConnectionsServedBy, ownSocketInodes, peerSocketOwner, tcpRows } from './socket-owner.js';
+import { listenersAt, peerSocketOwner, tcpRows } from './socket-owner.js';
 import { TunnelError, TunnelRegistry } from './tunnel-registry.js';
 import { TunnelStore } from './tunnel-store.js';
 import { createTunnelUpgradeHandler } from './tunnel-upgrade.js';
@@ -58,27 +58,33 @@ async function addressesOf(host: string): Promise<string[]> {
   }
 }
 
+/** Checks, per handoff, before a flood of local connections makes the check itself the load. */
+const MAX_OWNER_CHECKS = 50;
+
 /**
- * On loopback every local user's processes come from guacd's address; there, the connection must
- * also be opened by the user that runs guacd. That is the owner of the far end of the gateway's own
- * connections to guacd (one is open while guacd dials the handoff) or, with none, of the socket
- * listening at guacd's very address. Not the owner of any listener on guacd's port number: anyone
- * may listen on that port at another loopback address. Where /proc cannot be read, guacd's address
- * is the only check; guacd in another container comes from an address of its own.
+ * guacd's address alone does not tell guacd from another process on this machine: on loopback
+ * every local user's processes come from it, and so they do from the machine's own addresses. So a
+ * peer that is a process in this network namespace (its socket is in /proc/net/tcp) must also be
+ * guacd's user: the owner of the far end of the gateway's own open connections to guacd (one is
+ * open while guacd dials the handoff), or else of the socket listening at guacd's very address —
+ * not of any listener on guacd's port number, which anyone may add at another address. A peer from
+ * elsewhere (guacd in another container, on another host) is checked by its address alone.
  */
-function guacdOwnerCheck(guacd: { host: string; port: number } | undefined): ((sock: Socket) => string | undefined) | undefined {
+function guacdOwnerCheck(guacd: { host: string; port: number; connections(): Iterable<Socket> } | undefined): ((sock: Socket) => string | undefined) | undefined {
   if (!guacd?.port) return undefined;
+  let checks = 0;
   return (sock) => {
-    const from = (sock.remoteAddress ?? '').replace(/^::ffff:/i, '');
-    if (!(from.startsWith('127.') || from === '::1')) return undefined;
+    if (++checks > MAX_OWNER_CHECKS) return `more than ${MAX_OWNER_CHECKS} connections to this handoff; the rest are refused unchecked`;
     const rows = tcpRows([guacd.port, sock.localPort ?? 0]);
     if (!rows) return undefined;
-    let guacdUsers = ownConnectionsServedBy(rows, guacd.port, ownSocketInodes());
-    if (guacdUsers.size === 0 && isIP(guacd.host)) guacdUsers = listenersAt(rows, guacd.host, guacd.port);
-    // deny by default: nobody is known to be guacd
-    if (guacdUsers.size === 0) return `which user runs guacd (${guacd.host}:${guacd.port}) cannot be told`;
     const uid = peerSocketOwner(rows, { address: sock.localAddress ?? '', port: sock.localPort ?? 0 }, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
-    if (uid === undefined) return 'the user that opened it cannot be told';
+    const from = (sock.remoteAddress ?? '').replace(/^::ffff:/i, '');
+    if (uid === undefined) return from.startsWith('127.') || from === '::1' ? 'the user that opened it cannot be told' : undefined;
+    const own = [...guacd.connections()].filter((c) => c.remotePort === guacd.port);
+    let guacdUsers = new Set(own.flatMap((c) => peerSocketOwner(rows, { address: c.localAddress ?? '', port: c.localPort ?? 0 }, { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 }) ?? []));
+    if (guacdUsers.size === 0 && isIP(guacd.host)) guacdUsers = listenersAt(rows, guacd.host, guacd.port);
+    // deny by default: a process on this machine, and nobody here is known to be guacd
+    if (guacdUsers.size === 0) return `opened by uid ${uid} on this machine, and which user runs guacd (${guacd.host}:${guacd.port}) cannot be told`;
     return guacdUsers.has(uid) ? undefined : `opened by uid ${uid}, not by guacd's user (uid ${[...guacdUsers].join(', ')})`;
   };
 }
@@ -87,7 +93,7 @@ function guacdOwnerCheck(guacd: { host: string; port: number } | undefined): ((s
  * The gateway's half of the tunnels: the connectors' door (direct upgrade or WebSocket), the live registry, the
  * per-session handoff listeners guacd dials, the tunnel state file and the admin socket.
  */
-export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; guacdPort?(): number; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
+export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): string; guacdPort?(): number; guacdConnections?(): Iterable<Socket>; audit: AuditLog; log: Logger; clientIp(req: IncomingMessage): string | undefined }) {
   const log = deps.log.child({ module: 'tunnels' });
   const store = new TunnelStore(cfg.stateFile);
   /** Why a connection made with this tunnel's token may no longer stay, or undefined. */
@@ -197,7 +203,7 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
       listenHost: cfg.handoff.listen,
       advertiseHost: cfg.handoff.advertise,
       allowedPeers: peers,
-      verifyPeer: guacdOwnerCheck(deps.guacdPort ? { host: deps.guacdHost(), port: deps.guacdPort() } : undefined),
+      verifyPeer: guacdOwnerCheck(deps.guacdPort ? { host: deps.guacdHost(), port: deps.guacdPort(), connections: () => deps.guacdConnections?.() ?? [] } : undefined),
       timeoutMs: cfg.handoff.timeoutSeconds * 1000,
       log: log.child({ session, tunnel }),
       onBytes: (to, from) => registry.countBytes(tunnel, to, from),

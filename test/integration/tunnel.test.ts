@@ -1052,14 +1052,34 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       await until('connected', () => current().length === 1);
       const seen = stack.logLines.length;
       const route = await stack.gateway.tunnels.route('office-1', '127.0.0.1', echoPort, 'hijack-test');
-      // a process of user nobody: first listens on guacd's port number at other loopback addresses
-      // (so that "the owner of a listener on guacd's port" would include it), then connects, asks
-      // for an echo and reports what it got
-      const thief = spawn(process.execPath, ['-e', `const net = require('net'); let n = 0; for (const h of ['127.0.0.2', '::1']) net.createServer().listen(${guacd.port}, h, () => { if (++n < 2) return; const s = net.connect(${route.port}, '127.0.0.1', () => s.write('steal')); let got = ''; s.on('data', (d) => (got += d)); s.on('error', () => {}); s.on('close', () => { process.stdout.write(JSON.stringify({ got })); process.exit(0); }); });`], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'ignore'] });
+      // a process of user nobody. First it tries to look like guacd: it listens on guacd's port
+      // number at other loopback addresses, and keeps a connection to the gateway open from
+      // guacd's port number. Then it connects to the handoff, asks for an echo and reports what it got
+      const gatewayPort = Number(new URL(stack.url).port);
+      const thiefScript = `const net = require('net');
+        let n = 0;
+        const steal = () => {
+          const s = net.connect(${route.port}, '127.0.0.1', () => s.write('steal'));
+          let got = '';
+          const done = () => { process.stdout.write(JSON.stringify({ got })); process.exit(0); };
+          s.on('data', (d) => { got += d; done(); });
+          s.on('error', () => {});
+          s.on('close', done);
+          setTimeout(done, 3000);
+        };
+        const ready = () => ++n === 3 && steal();
+        for (const h of ['127.0.0.2', '::1']) net.createServer().listen(${guacd.port}, h, ready);
+        const c = net.connect({ port: ${gatewayPort}, host: '127.0.0.1', localAddress: '127.0.0.3', localPort: ${guacd.port} }, () => { console.error('from-guacd-port: connected'); ready(); });
+        c.on('error', (e) => { console.error('from-guacd-port: ' + e.code); ready(); });`;
+      const thief = spawn(process.execPath, ['-e', thiefScript], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+      let thiefLog = '';
+      thief.stderr!.on('data', (d: Buffer) => (thiefLog += d.toString()));
       let out = '';
       thief.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       await new Promise((r) => thief.once('exit', r));
       expect(JSON.parse(out)).toEqual({ got: '' });
+      // its connection from guacd's port number was made: the trick was tried
+      expect(thiefLog).toContain('from-guacd-port: connected');
       const line = await until('logged', () => stack.logLines.slice(seen).find((l) => l.includes("connection that is not guacd's refused")));
       expect(line).toContain('opened by uid 65534');
       // guacd's user (here the test process, which runs the guacd stand-in) still gets its desktop

@@ -36,15 +36,23 @@ describe('log lines for refused connector upgrades, per address', () => {
     expect(['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::9'].map((a) => throttle.shouldLog(a))).toEqual([true, true, true]);
     expect(throttle.shouldLog('2001:0db8:0001:0002:0:0:0:77')).toBe(false);
     expect(throttle.shouldLog('2001:db8:1:3::1')).toBe(true);
+    // other spellings of the same /64, and of the same IPv4 address
+    for (const a of ['2001:DB8:1:2::abcd', '[2001:db8:1:2::5]:443', '2001:db8:1:2:0:0:1.2.3.4']) expect(throttle.shouldLog(a), a).toBe(false);
+    expect(throttle.shouldLog('fe80::1%eth0')).toBe(true);
+    for (const a of ['::ffff:c633:6407', '198.51.100.7:5555', '[::ffff:198.51.100.7]:80']) expect(throttle.shouldLog(a), a).toBe(false);
     t = 9_999;
     throttle.flush();
     expect(quiet).toEqual([]);
     t = 10_000;
     throttle.flush();
     expect(quiet).toEqual([
-      ['198.51.100.7', 3],
-      ['2001:db8:1:2::/64', 1],
+      ['198.51.100.7', 6],
+      ['2001:db8:1:2::/64', 4],
     ]);
+    expect(throttle.shouldLog('198.51.100.7')).toBe(true);
+    // once closed, nothing would report what was held back: everything is logged
+    for (let i = 0; i < 3; i++) throttle.shouldLog('198.51.100.7');
+    throttle.close();
     expect(throttle.shouldLog('198.51.100.7')).toBe(true);
   });
 
