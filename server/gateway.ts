@@ -186,7 +186,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sweepRecordings();
   const sweepTimer = setInterval(sweepRecordings, 3600_000);
   sweepTimer.unref();
-  // the gateway's open connections to guacd: a tunnel handoff on loopback admits only their far end's user
+  // the gateway's open connections to guacd: a tunnel handoff admits a peer on this machine only if it is their far end's user
   const guacdSockets = new Set<Socket>();
   const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.tunnelRefusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, guacdConnections: () => guacdSockets, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);

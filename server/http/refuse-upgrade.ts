@@ -1,6 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests' };
 /** Long enough for the answer to reach a peer that reads it; a peer that never closes its side gets no longer. */
 const LINGER_MS = 2000;
 
@@ -12,6 +12,6 @@ const LINGER_MS = 2000;
 export function refuseUpgrade(socket: Duplex, status: number, code?: string, message?: string): void {
   const body = code ? JSON.stringify({ error: { code, message } }) : '';
   const type = code ? 'Content-Type: application/json\r\n' : '';
-  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }

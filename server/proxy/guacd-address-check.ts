@@ -1,10 +1,10 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../http/ip-address.js';
 
 export type AddressResolver = (host: string) => Promise<string[]>;
 
 const systemResolver: AddressResolver = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
-const isLoopback = (a: string) => a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.');
 
 /**
  * guacd given by a name that resolves to several loopback addresses ("localhost": 127.0.0.1 and
@@ -21,6 +21,6 @@ export async function guacdAddressWarning(host: string, resolve: AddressResolver
   } catch {
     return undefined;
   }
-  if (addresses.length < 2 || !addresses.every(isLoopback)) return undefined;
+  if (addresses.length < 2 || !addresses.every(isLoopbackAddress)) return undefined;
   return `guacd.host "${host}" resolves to ${addresses.join(' and ')}: guacd listens on one of them, and another local user could listen on the other and receive the gateway's guacd connections, credentials included. Give guacd's exact address (e.g. 127.0.0.1) instead.`;
 }

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { canonicalIp } from '../http/ip-address.js';
 
 /**
  * Log lines for refused connector upgrades, counted per client address. The connectors' door is
@@ -75,14 +76,8 @@ function addressKey(address: string): string {
   if (bracketed) a = bracketed[1]!;
   const v4port = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(a);
   if (v4port) a = v4port[1]!;
-  if (isIP(a) !== 6) return a;
-  // one spelling: lower case, compressed, an embedded IPv4 tail as two groups
-  const canon = new URL(`http://[${a}]/`).hostname.slice(1, -1);
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canon);
-  if (mapped) {
-    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
+  const canon = canonicalIp(a);
+  if (isIP(canon) !== 6) return canon;
   const [head, tail = ''] = canon.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];

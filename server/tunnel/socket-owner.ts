@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { endianness } from 'node:os';
+import { canonicalIp } from '../http/ip-address.js';
 
 /**
  * Which user owns a TCP socket on this machine, from Linux's /proc/net/tcp and tcp6 (the tables of
@@ -30,14 +31,9 @@ function decodeAddress(hex: string): string {
   if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12).join('.');
   const groups = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return plain(groups.join(':'));
+  return canonicalIp(groups.join(':'));
 }
 
-/** One spelling per address, as Node's sockets report them, IPv4-mapped IPv6 as IPv4. */
-function plain(address: string): string {
-  const a = address.replace(/^::ffff:(?=\d+\.)/i, '');
-  return isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
-}
 
 /**
  * The rows of this namespace's TCP tables with either end on one of `ports` (the rest are skipped
@@ -73,8 +69,8 @@ const same = (a: { address: string; port: number }, b: { address: string; port: 
 
 /** The owner of the far end of a connection of this process's: the socket at `peer` connected to `local`. */
 export function peerSocketOwner(rows: readonly TcpRow[], local: { address: string; port: number }, peer: { address: string; port: number }): number | undefined {
-  const l = { address: plain(local.address), port: local.port };
-  const p = { address: plain(peer.address), port: peer.port };
+  const l = { address: canonicalIp(local.address), port: local.port };
+  const p = { address: canonicalIp(peer.address), port: peer.port };
   return rows.find((r) => r.state === ESTABLISHED && same(r.local, p) && same(r.remote, l))?.uid;
 }
 
@@ -85,7 +81,7 @@ export function peerSocketOwner(rows: readonly TcpRow[], local: { address: strin
  * SO_REUSEPORT). A listener on the same port at another address (127.0.0.2, ::1) is someone else's.
  */
 export function listenersAt(rows: readonly TcpRow[], address: string, port: number): Set<number> {
-  const a = plain(address);
+  const a = canonicalIp(address);
   const wildcard = isIP(a) === 6 ? '::' : '0.0.0.0';
   return new Set(rows.filter((r) => r.state === LISTEN && r.local.port === port && (r.local.address === a || r.local.address === wildcard)).map((r) => r.uid));
 }

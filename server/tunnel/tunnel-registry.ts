@@ -53,6 +53,14 @@ interface Entry {
   ping?: NodeJS.Timeout;
 }
 
+/** The per-tunnel counters, named once: each is declared at zero (declare) and counted up in several places. */
+const COUNTERS = {
+  drawbridge_tunnel_connects_total: 'Connector connections accepted',
+  drawbridge_tunnel_reconnects_total: 'Connections a connector made again in a slot it had up before',
+  drawbridge_tunnel_streams_total: 'Streams opened through the tunnel',
+  drawbridge_tunnel_refused_total: 'Streams the connector refused (outside its ingress rules)',
+} as const;
+
 /**
  * The connectors attached to this gateway, by tunnel. A new stream goes to the tunnel's connection
  * with the fewest open streams; when a connection drops, the streams on it fail (and with them the
@@ -185,9 +193,9 @@ export class TunnelRegistry extends EventEmitter {
       let set = this.byTunnel.get(info.tunnel);
       if (!set) this.byTunnel.set(info.tunnel, (set = new Set()));
       set.add(entry);
-      this.metrics.add('drawbridge_tunnel_connects_total', 'Connector connections accepted', 1, labels);
+      this.count('drawbridge_tunnel_connects_total', 1, labels);
       const slot = `${info.tunnelId}/${info.connectorId}/${info.index}`;
-      if (this.seenSlots.has(slot)) this.metrics.add('drawbridge_tunnel_reconnects_total', 'Connections a connector made again in a slot it had up before', 1, labels);
+      if (this.seenSlots.has(slot)) this.count('drawbridge_tunnel_reconnects_total', 1, labels);
       this.seenSlots.delete(slot);
       this.seenSlots.add(slot);
       if (this.seenSlots.size > 10_000) this.seenSlots.delete(this.seenSlots.values().next().value!);
@@ -232,11 +240,12 @@ export class TunnelRegistry extends EventEmitter {
   declare(tunnel: string): void {
     const labels = { tunnel };
     this.updateGauges(tunnel);
-    this.metrics.add('drawbridge_tunnel_connects_total', 'Connector connections accepted', 0, labels);
-    this.metrics.add('drawbridge_tunnel_reconnects_total', 'Connections a connector made again in a slot it had up before', 0, labels);
-    this.metrics.add('drawbridge_tunnel_streams_total', 'Streams opened through the tunnel', 0, labels);
-    this.metrics.add('drawbridge_tunnel_refused_total', 'Streams the connector refused (outside its ingress rules)', 0, labels);
+    for (const name of Object.keys(COUNTERS) as Array<keyof typeof COUNTERS>) this.count(name, 0, labels);
     this.countBytes(tunnel, 0, 0);
+  }
+
+  private count(name: keyof typeof COUNTERS, by: number, labels: { tunnel: string }): void {
+    this.metrics.add(name, COUNTERS[name], by, labels);
   }
 
   private updateGauges(tunnel: string): void {
@@ -270,7 +279,7 @@ export class TunnelRegistry extends EventEmitter {
       }
       entry.info.streams++;
       entry.info.streamsTotal++;
-      this.metrics.add('drawbridge_tunnel_streams_total', 'Streams opened through the tunnel', 1, labels);
+      this.count('drawbridge_tunnel_streams_total', 1, labels);
       this.updateGauges(tunnel);
       let settled = false;
       const timer = setTimeout(() => {
@@ -304,7 +313,7 @@ export class TunnelRegistry extends EventEmitter {
           return resolve({ stream, lost });
         }
         if (status === 403) {
-          this.metrics.add('drawbridge_tunnel_refused_total', 'Streams the connector refused (outside its ingress rules)', 1, labels);
+          this.count('drawbridge_tunnel_refused_total', 1, labels);
           this.log.warn({ tunnel, dest: authority, reason: why }, 'connector refused the destination');
           fail(new TunnelError('refused', tunnel, why || `${authority} refused`));
         } else fail(new TunnelError('unreachable', tunnel, why || `connector answered ${status}`));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { adminSocketPath, startAdminSocket } from './admin-socket.js';
+import { isLoopbackAddress } from '../http/ip-address.js';
 import { startHandoff } from './guacd-handoff.js';
 import { listenersAt, peerSocketOwner, tcpRows } from './socket-owner.js';
 import { TunnelError, TunnelRegistry } from './tunnel-registry.js';
@@ -78,8 +79,7 @@ function guacdOwnerCheck(guacd: { host: string; port: number; connections(): Ite
     const rows = tcpRows([guacd.port, sock.localPort ?? 0]);
     if (!rows) return undefined;
     const uid = peerSocketOwner(rows, { address: sock.localAddress ?? '', port: sock.localPort ?? 0 }, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
-    const from = (sock.remoteAddress ?? '').replace(/^::ffff:/i, '');
-    if (uid === undefined) return from.startsWith('127.') || from === '::1' ? 'the user that opened it cannot be told' : undefined;
+    if (uid === undefined) return isLoopbackAddress(sock.remoteAddress ?? '') ? 'the user that opened it cannot be told' : undefined;
     const own = [...guacd.connections()].filter((c) => c.remotePort === guacd.port);
     let guacdUsers = new Set(own.flatMap((c) => peerSocketOwner(rows, { address: c.localAddress ?? '', port: c.localPort ?? 0 }, { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 }) ?? []));
     if (guacdUsers.size === 0 && isIP(guacd.host)) guacdUsers = listenersAt(rows, guacd.host, guacd.port);
@@ -132,13 +132,15 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
   const registry = new TunnelRegistry(log, cfg.pingIntervalMs, (info) => {
     readStore('ifChanged');
     const why = revokedWhy(info.tunnelId);
-    if (why) deps.audit.write({ event: 'tunnel-connect', result: 'denied', ip: info.address, tunnel: info.tunnel, reason: `${why} while the connection was setting up` });
-    return why && `${why} while the connection was setting up`;
+    if (!why) return undefined;
+    const reason = `${why} while the connection was setting up`;
+    deps.audit.write({ event: 'tunnel-connect', result: 'denied', ip: info.address, tunnel: info.tunnel, reason });
+    return reason;
   });
   const upgrade = createTunnelUpgradeHandler({ store, registry, audit: deps.audit, log, clientIp: deps.clientIp, refreshStore: () => void readStore('ifChanged'), refusalLimit: cfg.refusalLimit });
 
   declareAll();
-  const isLoopback = (h: string) => h === 'localhost' || h.startsWith('127.') || h === '::1';
+  const isLoopback = (h: string) => h === 'localhost' || isLoopbackAddress(h);
   if (isLoopback(cfg.handoff.listen) && !isLoopback(deps.guacdHost()) && !cfg.guacdAddresses?.every(isLoopback)) {
     // guacd elsewhere (another container or host) could never reach a loopback handoff: every tunnelled desktop would fail
     log.warn({ guacd: deps.guacdHost(), handoff: cfg.handoff.listen }, `guacd (${deps.guacdHost()}) is not on this machine's loopback, but the tunnel handoff listens on ${cfg.handoff.listen}: guacd cannot reach it, and tunnelled desktops will not open. Set tunnels.handoff.listen (and advertise) to an address guacd can reach.`);
