@@ -109,6 +109,8 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       req.on('error', reject);
       req.end();
     });
+  /** One series' value in a Prometheus text exposition (NaN when absent). */
+  const num = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   const tileStatus = async (id: string) => {
     const res = await alice.request(`${stack.url}/api/apps/status`);
     const body = (await res.json()) as { apps: Array<{ id: string; status: string; statusMessage?: string }> };
@@ -135,7 +137,6 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       }
       expect(stack.gateway.tunnels.registry.connections('office-1').reduce((n, c) => n + c.streams, 0)).toBe(1);
       // both ends' figures while the desktop is still open: bytes so far, and a round trip per connection
-      const num = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
       // (a real guacd draws its first frame before the desktop has answered: wait for the answer)
       const live = await until('bytes both ways, counted while the desktop is open', () => {
         const text = connector.metrics.render();
@@ -234,7 +235,6 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       const res = await fetch(`http://127.0.0.1:${stack.gateway.metricsPort}/metrics`);
       return res.text();
     };
-    const num = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     const of = (name: string, extra = '') => `${name}{${extra}tunnel="metrics-test"}`;
     // a tunnel no connector ever reached is there at zero, so "down" can alert from the start
     const fresh = await until('declared', async () => {

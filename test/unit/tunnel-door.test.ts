@@ -6,11 +6,39 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../server/audit/audit-log.js';
+import type { Logger } from '../../server/log/logger.js';
 import { RefusalThrottle } from '../../server/tunnel/refusal-throttle.js';
 import { TunnelRegistry } from '../../server/tunnel/tunnel-registry.js';
 import { TunnelStore } from '../../server/tunnel/tunnel-store.js';
 import { createTunnelUpgradeHandler } from '../../server/tunnel/tunnel-upgrade.js';
 import { TUNNEL_UPGRADE } from '../../server/tunnel/tunnel-wire.js';
+
+/**
+ * The connectors' door on its own: a tunnel "office-1" and its token, a registry that records what
+ * would be attached instead of running HTTP/2, and upgrade requests made on in-memory sockets.
+ */
+function door(opts: { log: Logger; throttle?: (audit: AuditLog) => RefusalThrottle }) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbx-door-'));
+  const audit = new AuditLog(path.join(dir, 'audit.jsonl'), { keepInMemory: true });
+  const store = new TunnelStore(path.join(dir, 'tunnels.json'));
+  const { token } = store.create('office-1', 'https://gw.example');
+  const registry = new TunnelRegistry(opts.log);
+  const attached: string[] = [];
+  registry.attach = (_t, info) => void attached.push(info.tunnel);
+  const handler = createTunnelUpgradeHandler({ store, registry, audit, log: opts.log, clientIp: () => '198.51.100.7', refreshStore: () => undefined, throttle: opts.throttle?.(audit) });
+  /** An upgrade with this token, if any, on a socket whose writes go to `write`. */
+  const upgrade = (bearer: string | undefined, write: (chunk: Buffer, cb: () => void) => void) => {
+    const socket = Object.assign(new Duplex({ read() {}, write: (c: Buffer, _e, cb) => write(c, cb) }), { setNoDelay: () => undefined });
+    const headers = { upgrade: TUNNEL_UPGRADE, connection: 'Upgrade', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
+    handler({ headers } as unknown as IncomingMessage, socket, Buffer.alloc(0));
+    return socket;
+  };
+  const close = async () => {
+    await audit.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { audit, token, registry, attached, handler, upgrade, close };
+}
 
 /**
  * The connectors' door is open to the internet and writes a log and an audit line per refusal:
@@ -58,23 +86,14 @@ describe('log lines for refused connector upgrades, per address', () => {
 
   it('at the door: past the limit, refusals are answered as before but not logged each, a valid token still gets in, and one line says how many', async () => {
     t = 0;
-    const dir = mkdtempSync(path.join(tmpdir(), 'dbx-throttle-'));
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
-    const audit = new AuditLog(path.join(dir, 'audit.jsonl'), { keepInMemory: true });
-    throttle = new RefusalThrottle((ip, n) => audit.write({ event: 'tunnel-connect', result: 'denied', ip, reason: `${n} more refusals` }), 2, 10_000, clock);
-    const store = new TunnelStore(path.join(dir, 'tunnels.json'));
-    const { token } = store.create('office-1', 'https://gw.example');
-    const attached: string[] = [];
-    const registry = new TunnelRegistry(log);
-    registry.attach = (_t, info) => void attached.push(info.tunnel);
-    const handler = createTunnelUpgradeHandler({ store, registry, audit, log, clientIp: () => '198.51.100.7', refreshStore: () => undefined, throttle });
+    const d = door({ log, throttle: (audit) => (throttle = new RefusalThrottle((ip, n) => audit.write({ event: 'tunnel-connect', result: 'denied', ip, reason: `${n} more refusals` }), 2, 10_000, clock)) });
+    const { audit, token, attached } = d;
     /** One upgrade, with this token if any; what the gateway answered. */
     const attempt = (bearer?: string) => {
       let answer = '';
-      const socket = Object.assign(new Duplex({ read() {}, write: (c: Buffer, _e, cb) => ((answer += c.toString()), cb()) }), { setNoDelay: () => undefined });
-      const headers = { upgrade: TUNNEL_UPGRADE, connection: 'Upgrade', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
-      handler({ headers } as unknown as IncomingMessage, socket, Buffer.alloc(0));
+      const socket = d.upgrade(bearer, (c, cb) => ((answer += c.toString()), cb()));
       return new Promise<string>((r) => setImmediate(() => (socket.destroy(), r(answer.split('\r\n')[0]!))));
     };
     try {
@@ -89,29 +108,20 @@ describe('log lines for refused connector upgrades, per address', () => {
       throttle.flush();
       expect(denied().map((e) => e.reason)).toEqual(['no bearer token', 'no bearer token', '3 more refusals']);
     } finally {
-      await audit.close();
-      rmSync(dir, { recursive: true, force: true });
+      await d.close();
     }
   });
 });
 
 describe('the connectors\' door at shutdown', () => {
   it('an upgrade whose 101 is still being written when the gateway closes is not attached', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dbx-door-'));
-    const log = pino({ level: 'silent' });
-    const audit = new AuditLog(path.join(dir, 'audit.jsonl'));
-    const store = new TunnelStore(path.join(dir, 'tunnels.json'));
-    const { token } = store.create('office-1', 'https://gw.example');
-    const registry = new TunnelRegistry(log);
-    const attached: string[] = [];
-    registry.attach = (_t, info) => void attached.push(info.tunnel);
-    const handler = createTunnelUpgradeHandler({ store, registry, audit, log, clientIp: () => '198.51.100.7', refreshStore: () => undefined });
+    const d = door({ log: pino({ level: 'silent' }) });
+    const { token, registry, attached, handler } = d;
     try {
       const open = () => {
         let done!: () => void;
         const written = new Promise<void>((r) => (done = r));
-        const socket = Object.assign(new Duplex({ read() {}, write: (_c: Buffer, _e, cb) => void setImmediate(() => (cb(), done())) }), { setNoDelay: () => undefined });
-        handler({ headers: { upgrade: TUNNEL_UPGRADE, connection: 'Upgrade', authorization: `Bearer ${token}` } } as unknown as IncomingMessage, socket, Buffer.alloc(0));
+        const socket = d.upgrade(token, (_c, cb) => void setImmediate(() => (cb(), done())));
         return { socket, written };
       };
       const before = open();
@@ -127,8 +137,7 @@ describe('the connectors\' door at shutdown', () => {
       expect(registry.connectionCount('office-1')).toBe(0);
       before.socket.destroy();
     } finally {
-      await audit.close();
-      rmSync(dir, { recursive: true, force: true });
+      await d.close();
     }
   });
 });
