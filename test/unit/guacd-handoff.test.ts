@@ -161,10 +161,12 @@ describe.skipIf(process.platform !== 'linux')('guacd handoff listener', () => {
 describe('handoff address and where guacd runs', () => {
   it('warns at start when guacd is elsewhere but the handoff listens on loopback, where guacd could never reach it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dbx-handoff-'));
+    // one audit file, closed before the directory goes: its stream opens the file asynchronously
+    const audit = new AuditLog(path.join(dir, 'audit.jsonl'));
     try {
       const start = async (guacdHost: string, listen: string) => {
         const { lines, log } = logLines();
-        const t = await startTunnels({ stateFile: path.join(dir, 'tunnels.json'), handoff: { listen, timeoutSeconds: 5 }, openTimeoutMs: 1000 }, { guacdHost: () => guacdHost, audit: new AuditLog(path.join(dir, 'audit.jsonl')), log, clientIp: () => undefined });
+        const t = await startTunnels({ stateFile: path.join(dir, 'tunnels.json'), handoff: { listen, timeoutSeconds: 5 }, openTimeoutMs: 1000 }, { guacdHost: () => guacdHost, audit, log, clientIp: () => undefined });
         await t.close();
         return lines.filter((l) => l.includes('cannot reach it'));
       };
@@ -175,6 +177,7 @@ describe('handoff address and where guacd runs', () => {
       expect(await start('localhost', '::1')).toEqual([]);
       expect(await start('guacd', '0.0.0.0')).toEqual([]);
     } finally {
+      await audit.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
