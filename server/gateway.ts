@@ -22,6 +22,7 @@ import { clientIpOf, type TrustFn } from './http/client-ip.js';
 import { errorHandler } from './http/error-handler.js';
 import { requireSameOrigin } from './http/origin-check.js';
 import { refuseUpgrade } from './http/refuse-upgrade.js';
+import { RefusalThrottle } from './http/refusal-throttle.js';
 import { securityHeaders } from './http/security-headers.js';
 import { RouteNotFound } from './http/wire-errors.js';
 import { GuacdProbe } from './launcher/guacd-probe.js';
@@ -53,8 +54,12 @@ export interface GatewayOptions {
   launchTokenTtlSeconds?: number;
   /** How often connectors are pinged (tests shorten it). */
   tunnelPingMs?: number;
-  /** Refused connector upgrades logged one by one per address and 10 s (tests that count log lines of many refusals raise it). */
-  tunnelRefusalLimit?: number;
+  /**
+   * Refusals of callers not yet known (connector upgrades, desktop upgrades without a sign-in, failed
+   * sign-ins) logged one by one per address and 10 s, for each of the three; tests that count log
+   * lines of many refusals raise it.
+   */
+  refusalLimit?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -188,7 +193,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sweepTimer.unref();
   // the gateway's open connections to guacd: a tunnel handoff admits a peer on this machine only if it is their far end's user
   const guacdSockets = new Set<Socket>();
-  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.tunnelRefusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, guacdConnections: () => guacdSockets, audit, log, clientIp: (req) => clientIpOf(req, trust) });
+  const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.refusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, guacdConnections: () => guacdSockets, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
   const authenticator = createAuthenticator();
 
@@ -206,7 +211,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const endDesktopsOf = (sessionId: string, message: string, reason: string) =>
     live.endWhere((s) => s.signInSession === sessionId, { code: 769, message }, reason);
 
-  app.use(authRoutes({ idp, sessions, publicUrl, audit, log, onSignOut: (s, message) => endDesktopsOf(s.sessionId, message, 'user signed out') }, authenticator));
+  const signInRefusals = new RefusalThrottle((ip, n, windowMs) => {
+    const reason = `${n} more failed sign-ins in ${windowMs / 1000} s, after too many to log one by one`;
+    log.warn({ ip, failures: n }, `sign-in failed: ${reason}`);
+    audit.write({ event: 'sign-in', result: 'failure', ip, reason });
+  }, opts.refusalLimit);
+  app.use(authRoutes({ idp, sessions, publicUrl, audit, log, refusals: signInRefusals, onSignOut: (s, message) => endDesktopsOf(s.sessionId, message, 'user signed out') }, authenticator));
   // rebuilt when a reload replaces the config
   const indexes = new WeakMap<Config, ListingIndex<AppConfig>>();
   const listingIndex = () => {
@@ -284,7 +294,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     country: countryFrom(req.headers, req.socket.remoteAddress),
     purpose,
   });
+  const desktopRefusals = new RefusalThrottle((ip, n, windowMs) => {
+    const reason = `${n} more desktop connections refused before a sign-in in ${windowMs / 1000} s, after too many to log one by one`;
+    log.warn({ ip, refusals: n }, `desktop upgrade refused: ${reason}`);
+    audit.write({ event: 'access-denied', result: 'denied', ip, reason });
+  }, opts.refusalLimit);
   const upgrade = createDesktopUpgradeHandler<SignedIn, LiveAccess>({
+    refusals: desktopRefusals,
     onGuacdConnection(sock) {
       guacdSockets.add(sock);
       sock.once('close', () => guacdSockets.delete(sock));
@@ -420,6 +436,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       watcher?.close();
       live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
       await tunnels.close();
+      // after the doors: what they held back is logged now, and any refusal after this in full
+      signInRefusals.close();
+      desktopRefusals.close();
       await metricsServer?.close();
       sessions.store.flush();
       await new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@ import { Router, type Request, type RequestHandler, type Response, type NextFunc
 import passport from 'passport';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
+import type { RefusalThrottle } from '../http/refusal-throttle.js';
 import { NotSignedIn, SignInFailed, WireError } from '../http/wire-errors.js';
 import { requireCsrfToken, newCsrfToken } from './csrf.js';
 import type { Identity } from './identity.js';
@@ -17,6 +18,8 @@ export interface AuthRoutesOptions {
   log: Logger;
   /** Sign-out ends the user's live desktops too: the sign-in was their only licence. */
   onSignOut: (signedIn: SignedIn, reason: string) => void;
+  /** Holds back the log lines of failed sign-ins, which anyone can cause, past a rate per address. */
+  refusals?: RefusalThrottle;
 }
 
 declare global {
@@ -81,8 +84,10 @@ export function authRoutes(opts: AuthRoutesOptions, authenticator: passport.Pass
     const ip = req.ip;
     const fail = (err: unknown, why: string) => {
       const wire = err instanceof WireError ? err : new SignInFailed(why);
-      audit.write({ event: 'sign-in', result: 'failure', ip, reason: wire.detail ?? why });
-      log.warn({ ip, reason: wire.detail ?? why, code: wire.code }, 'sign-in failed');
+      if (opts.refusals?.shouldLog(ip ?? 'unknown') ?? true) {
+        audit.write({ event: 'sign-in', result: 'failure', ip, reason: wire.detail ?? why });
+        log.warn({ ip, reason: wire.detail ?? why, code: wire.code }, 'sign-in failed');
+      }
       next(wire);
     };
     let strategy;

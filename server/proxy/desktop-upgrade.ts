@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
+import type { RefusalThrottle } from '../http/refusal-throttle.js';
 import type { AppConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { encodeInstruction } from './guac-protocol.js';
@@ -84,6 +85,11 @@ export interface DesktopUpgradeOptions<P = unknown, C = unknown> {
   recorder?(meta: { id: string; user: string; username: string; app: string }): SessionRecording;
   /** Per-user drive folders for apps with rdp.drive, and the upload size limit. */
   drives?: { folders: DriveFolders; maxUploadBytes: number };
+  /**
+   * Holds back the log lines of refusals before a sign-in is known (wrong origin, not signed in),
+   * which anyone on the internet can cause; without one, each is logged.
+   */
+  refusals?: RefusalThrottle;
 }
 
 function connectGuacd(host: string, port: number, timeoutMs: number): Promise<Socket> {
@@ -130,14 +136,17 @@ export function createDesktopUpgradeHandler<P, C>(opts: DesktopUpgradeOptions<P,
       const ip = opts.clientIp(req);
       const url = new URL(req.url ?? '/', 'http://gateway.invalid');
       const origin = req.headers.origin;
+      const logged = () => opts.refusals?.shouldLog(ip ?? 'unknown') ?? true;
       if (!origin || !opts.allowedOrigins.has(origin)) {
-        log.warn({ ip, origin }, 'desktop upgrade refused: origin');
-        audit.write({ event: 'access-denied', result: 'denied', ip, reason: `websocket origin ${origin ?? '(none)'} not allowed` });
+        if (logged()) {
+          log.warn({ ip, origin: origin?.slice(0, 200) }, 'desktop upgrade refused: origin');
+          audit.write({ event: 'access-denied', result: 'denied', ip, reason: `websocket origin ${origin?.slice(0, 200) ?? '(none)'} not allowed` });
+        }
         return refuseUpgrade(socket, 403, 'origin_rejected', 'This connection did not come from the Drawbridge page.');
       }
       const caller = await opts.identify(req);
       if (!caller) {
-        audit.write({ event: 'access-denied', result: 'denied', ip, reason: 'websocket without a signed-in session' });
+        if (logged()) audit.write({ event: 'access-denied', result: 'denied', ip, reason: 'websocket without a signed-in session' });
         return refuseUpgrade(socket, 401, 'not_signed_in', 'You are not signed in, or your session has ended. Sign in again.');
       }
       let claims;

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
-import { RefusalThrottle } from './refusal-throttle.js';
+import { RefusalThrottle } from '../http/refusal-throttle.js';
 import type { Logger } from '../log/logger.js';
 import { decodeTunnelToken, TunnelTokenError } from './tunnel-token.js';
 import type { TunnelRegistry } from './tunnel-registry.js';

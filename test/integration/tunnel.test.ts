@@ -52,7 +52,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       guacd,
       // short pings, so the test of a connector that stops reading does not wait 20 s
       // the refusal tests refuse hundreds of upgrades from 127.0.0.1; the throttle has its own test
-      gateway: { tunnelPingMs: 1500, tunnelRefusalLimit: 100_000 },
+      gateway: { tunnelPingMs: 1500, refusalLimit: 100_000 },
       metrics: { listen: '127.0.0.1:0' },
       apps: [
         { id: 'office-pc', name: 'Office PC', host: rdp.host, port: rdp.port, via: 'office-1', rdp: { ignoreCert: true } },

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../server/audit/audit-log.js';
 import type { Logger } from '../../server/log/logger.js';
-import { RefusalThrottle } from '../../server/tunnel/refusal-throttle.js';
+import { RefusalThrottle } from '../../server/http/refusal-throttle.js';
 import { TunnelRegistry } from '../../server/tunnel/tunnel-registry.js';
 import { TunnelStore } from '../../server/tunnel/tunnel-store.js';
 import { createTunnelUpgradeHandler } from '../../server/tunnel/tunnel-upgrade.js';

@@ -2,12 +2,13 @@ import { isIP } from 'node:net';
 import { canonicalIp } from '../http/ip-address.js';
 
 /**
- * Log lines for refused connector upgrades, counted per client address. The connectors' door is
+ * Log lines for refusals of callers not yet known (a connector upgrade without a valid token, a
+ * desktop upgrade without a sign-in, a failed sign-in), counted per client address. Those doors are
  * open to the internet and each refusal writes a log and an audit line: past `limit` refusals in a
  * window, an address's further refusals are still answered as usual but not logged one by one, and
- * one line then says how many there were. Only the logging is held back, never the service: a
- * connector sharing an address with whoever is refused (a NAT, a proxy, a web page in a browser
- * behind it) still gets in.
+ * one line then says how many there were. Only the logging is held back, never the service: someone
+ * sharing an address with whoever is refused (a NAT, a proxy, a web page in a browser behind it)
+ * still gets in.
  */
 export class RefusalThrottle {
   private readonly byAddress = new Map<string, { since: number; logged: number; quiet: number }>();
