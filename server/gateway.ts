@@ -23,6 +23,7 @@ import { errorHandler } from './http/error-handler.js';
 import { requireSameOrigin } from './http/origin-check.js';
 import { refuseUpgrade } from './http/refuse-upgrade.js';
 import { RefusalThrottle } from './http/refusal-throttle.js';
+import { packageRoot } from './runtime/package-root.js';
 import { securityHeaders } from './http/security-headers.js';
 import { RouteNotFound } from './http/wire-errors.js';
 import { GuacdProbe } from './launcher/guacd-probe.js';
@@ -91,7 +92,8 @@ interface LiveAccess {
   purpose?: string;
 }
 
-export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../dist/web', import.meta.url));
+/** Vite's output, `dist/web` at the package root, whether this runs from source or from the build. */
+export const DEFAULT_WEB_ROOT = path.join(packageRoot() ?? fileURLToPath(new URL('..', import.meta.url)), 'dist', 'web');
 
 function secretsOf(config: Config, env: NodeJS.ProcessEnv) {
   const problems: ConfigProblem[] = [];

@@ -1,14 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from './runtime/package-root.js';
 
 /** The package version, from source (server/) or from the build (dist/server/). */
 function readVersion(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    const url = new URL(rel, import.meta.url);
-    if (!existsSync(url)) continue;
-    const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'drawbridge' && pkg.version) return pkg.version;
-  }
-  return '0.0.0';
+  const root = packageRoot();
+  if (!root) return '0.0.0';
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
 }
 
 export const VERSION = readVersion();

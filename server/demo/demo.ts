@@ -84,8 +84,8 @@ export async function runDemo(opts: DemoOptions) {
     throw err;
   }
   log.warn(
-    { idp: idp.issuer, users: 'alice / alice, bob / bob, carol / carol' },
-    `DEMO MODE with the DEVELOPMENT identity provider (not for production). Open ${publicUrl} and sign in as alice (password alice). The IdP uses a development CA: your browser will warn about ${idp.origin} once.`,
+    { idp: idp.issuer, users: 'alice@contoso.example / alice, bob@contoso.example / bob, carol@contoso.example / carol' },
+    `DEMO MODE with the DEVELOPMENT identity provider (not for production). Open ${publicUrl} and sign in as alice@contoso.example (password alice). The IdP uses a development CA: your browser will warn about ${idp.origin} once.`,
   );
   return {
     gateway,

@@ -1,0 +1,80 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDevCa } from '../../server/dev-idp/dev-ca.js';
+import { outputLines } from '../support/child-output.js';
+import { launchToken, openDesktop } from '../support/desktop-client.js';
+import { freePort, waitForPort } from '../support/free-port.js';
+import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
+import { HttpClient, signIn } from '../support/http-client.js';
+import { startX224Responder } from '../support/x224-responder.js';
+
+/**
+ * The README's first command, as shipped: `drawbridge demo` run from the BUILD (tsc's output laid
+ * out as the Docker image lays it out: package.json, bin/, dist/, the demo users), not from the
+ * TypeScript source every other test runs. Signing in with the credentials the README gives must
+ * reach the launcher page and a desktop.
+ */
+describe('the demo, from the build', () => {
+  const built = path.resolve('test-artifacts', `built-${process.pid}`);
+  let stateDir: string;
+  let standin: GuacdStandin;
+  let rdp: Awaited<ReturnType<typeof startX224Responder>>;
+  let child: ChildProcess;
+  let lines: string[];
+  let url: string;
+
+  beforeAll(async () => {
+    expect(existsSync('dist/web/index.html'), 'the web UI is built by `npm test` (vite build) before the tests').toBe(true);
+    rmSync(built, { recursive: true, force: true });
+    const tsc = spawnSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(built, 'dist')], { encoding: 'utf8' });
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+    // what server/Dockerfile copies into the image
+    cpSync('package.json', path.join(built, 'package.json'));
+    cpSync('bin', path.join(built, 'bin'), { recursive: true });
+    cpSync('dist/web', path.join(built, 'dist/web'), { recursive: true });
+    mkdirSync(path.join(built, 'server/dev-idp'), { recursive: true });
+    cpSync('server/dev-idp/demo-users.yml', path.join(built, 'server/dev-idp/demo-users.yml'));
+
+    standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
+    rdp = await startX224Responder();
+    stateDir = mkdtempSync(path.join(tmpdir(), 'dbx-demo-'));
+    const port = await freePort();
+    const idpPort = await freePort();
+    url = `http://localhost:${port}`;
+    child = spawn(process.execPath, ['--initial-old-space-size=64', path.join(built, 'bin/drawbridge.js'), 'demo', '--port', String(port), '--idp-port', String(idpPort), '--state-dir', stateDir], {
+      env: { ...process.env, GUACD_HOST: standin.host, GUACD_PORT: String(standin.port), DEMO_RDP_HOST: rdp.host, DEMO_RDP_PORT: String(rdp.port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    lines = outputLines(child);
+    await waitForPort(port, '127.0.0.1', 30_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await standin?.close();
+    await rdp?.close();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    rmSync(built, { recursive: true, force: true });
+  });
+
+  it('runs the compiled code, signs in as the README says, serves the launcher page and opens a desktop', async () => {
+    expect(lines.join('\n')).toMatch(/DEMO MODE/);
+    expect(lines.join('\n')).toContain('sign in as alice@contoso.example (password alice)');
+    const client = new HttpClient(ensureDevCa(stateDir).certPem);
+    await signIn(client, url, 'alice@contoso.example', 'alice');
+    const page = await client.request(`${url}/`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toMatch(/<script type="module"[^>]* src="\/assets\//);
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    expect((await client.request(`${url}${asset}`)).status).toBe(200);
+    const apps = (await (await client.request(`${url}/api/apps`)).json()) as { apps: Array<{ id: string }> };
+    expect(apps.apps.map((a) => a.id)).toEqual(expect.arrayContaining(['admin-desktop', 'demo-desktop']));
+    const desktop = await openDesktop(client, url, '', { token: await launchToken(client, url, 'demo-desktop') });
+    await desktop.waitFor((i) => i[0] === 'sync');
+    desktop.ws.close();
+  });
+});
