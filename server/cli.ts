@@ -161,17 +161,12 @@ connectorCmd
   });
 connectorCmd
   .command('check')
-  .description('validate a connector config file; exit 0 when it is valid')
+  .description('check a connector config file as `connector run` would at start (and the token, if given), without dialing; exit 0 when it would start')
   .argument('<file>', 'connector.yml')
-  .action(async (file: string) => {
-    const { loadConnectorConfig } = await import('./connector/connector-config.js');
-    try {
-      const c = loadConnectorConfig(file);
-      process.stdout.write(`${file}: valid (${c.ingress.length} ingress rules, ${c.connections} connections)\n`);
-    } catch (err) {
-      if (err instanceof ConfigError) fail(err.message, 2);
-      throw err;
-    }
+  .option('--token-file <file>', 'file holding the connector token (default: $DRAWBRIDGE_TUNNEL_TOKEN, if set)')
+  .action(async (file: string, opts: { tokenFile?: string }) => {
+    const { connectorCheck } = await import('./connector/connector-cli.js');
+    connectorCheck(file, opts, process.env, io.out, fail);
   });
 
 program

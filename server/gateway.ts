@@ -31,6 +31,7 @@ import { launcherRoutes } from './launcher/routes.js';
 import { createDesktopUpgradeHandler, DESKTOP_WS_PATH, RouteError } from './proxy/desktop-upgrade.js';
 import { guacdAddressWarning } from './proxy/guacd-address-check.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
+import { listenProblem } from './http/listen-problem.js';
 import { publicTunnelMessage, startTunnels, TunnelError } from './tunnel/tunnels.js';
 import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
 import { deriveLaunchKey, LaunchTokens } from './proxy/launch-token.js';
@@ -407,12 +408,30 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     watcher.unref();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.listen.port, config.server.listen.host, () => resolve());
-  });
+  const listenFailed = async (at: string, value: string, err: unknown) => {
+    watcher?.close();
+    clearInterval(recheckTimer);
+    clearInterval(sweepTimer);
+    await tunnels.close();
+    server.close();
+    return new ConfigError('gateway config', [{ path: at, message: listenProblem(value, err) }]);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.listen.port, config.server.listen.host, () => resolve());
+    });
+  } catch (err) {
+    throw await listenFailed('server.listen', `${config.server.listen.host}:${config.server.listen.port}`, err);
+  }
   const port = (server.address() as AddressInfo).port;
-  const metricsServer = config.metrics ? await startMetricsServer(config.metrics.listen, tunnels.registry.metrics, () => ({ ready: true })) : undefined;
+  let metricsServer;
+  try {
+    metricsServer = config.metrics ? await startMetricsServer(config.metrics.listen, tunnels.registry.metrics, () => ({ ready: true })) : undefined;
+  } catch (err) {
+    throw await listenFailed('metrics.listen', config.metrics!.listen, err);
+  }
+  if (metricsServer) log.info({ listen: `${config.metrics!.listen.replace(/:[0-9]+$/, '')}:${metricsServer.port}` }, 'metrics on /metrics');
   log.info({ url: publicUrl, listen: `${config.server.listen.host}:${port}` }, `Drawbridge gateway listening; open ${publicUrl}`);
   void probe.check().then((h) => {
     const g = guacdTarget();

@@ -3,7 +3,7 @@ import { ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 import { TunnelTokenError, decodeTunnelToken } from '../tunnel/tunnel-token.js';
 import { loadConnectorConfig } from './connector-config.js';
-import { runConnector, type RunningConnector } from './run-connector.js';
+import { connectorPreflight, runConnector, type RunningConnector } from './run-connector.js';
 import { TrustedCaError } from './trusted-cas.js';
 
 /** Exit codes a service manager can act on: 2 bad config or token (fix, do not restart), 3 refused token. */
@@ -24,6 +24,37 @@ export function readToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv)
   return raw.trim();
 }
 
+/** A bad gateway address, CA or metrics port: named with the file and option, exit 2 (not restarted). */
+function startFailure(err: unknown, file: string, fail: (message: string, code: number) => never): never {
+  if (err instanceof ConfigError) fail(new ConfigError(file, err.problems).message, EXIT_CONFIG);
+  // caFile comes from the config file; SSL_CERT_FILE and NODE_EXTRA_CA_CERTS from the environment
+  if (err instanceof TrustedCaError) fail(err.source === 'caFile' ? `${file}: ${err.message}` : err.message, EXIT_CONFIG);
+  throw err;
+}
+
+/**
+ * `connector check`: what `connector run` would refuse at start, without dialing. With a token (a
+ * file, or DRAWBRIDGE_TUNNEL_TOKEN) the gateway it names is checked too.
+ */
+export function connectorCheck(file: string, opts: { tokenFile?: string }, env: NodeJS.ProcessEnv, out: (text: string) => void, fail: (message: string, code: number) => never): void {
+  let checkedToken = false;
+  try {
+    const config = loadConnectorConfig(file);
+    let tokenGateway: string | undefined;
+    if (opts.tokenFile || env.DRAWBRIDGE_TUNNEL_TOKEN) {
+      tokenGateway = decodeTunnelToken(readToken(opts.tokenFile, env)).gateway;
+      checkedToken = true;
+    }
+    const { warnings } = connectorPreflight(config, tokenGateway, env);
+    for (const w of warnings) out(`warning: ${w}\n`);
+    out(`${file}: valid (${config.ingress.length} ingress rules, ${config.connections} connections)\n`);
+    if (!checkedToken && !config.gateway) out('  no token given (--token-file or DRAWBRIDGE_TUNNEL_TOKEN): the gateway address it names was not checked\n');
+  } catch (err) {
+    if (err instanceof TunnelTokenError) fail(err.message, EXIT_CONFIG);
+    startFailure(err, file, fail);
+  }
+}
+
 export async function connectorRun(opts: { config: string; tokenFile?: string }, log: Logger, fail: (message: string, code: number) => never): Promise<void> {
   let token: string;
   let config;
@@ -38,9 +69,7 @@ export async function connectorRun(opts: { config: string; tokenFile?: string },
   try {
     connector = await runConnector({ config, token, log });
   } catch (err) {
-    // caFile comes from the config file; SSL_CERT_FILE and NODE_EXTRA_CA_CERTS from the environment
-    if (err instanceof TrustedCaError) fail(err.source === 'caFile' ? `${opts.config}: ${err.message}` : err.message, EXIT_CONFIG);
-    throw err;
+    startFailure(err, opts.config, fail);
   }
   let stopping = false;
   const stop = (code: number) => {

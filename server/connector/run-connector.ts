@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import type { BackoffOptions, Clock } from './backoff.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
+import { listenProblem } from '../http/listen-problem.js';
 import type { Resolver } from './stream-handler.js';
 import { Supervisor } from './supervisor.js';
 import { TransportChoice } from './transport-choice.js';
@@ -48,18 +49,31 @@ export function proxyFor(target: URL, env: NodeJS.ProcessEnv): string | undefine
   return proxy;
 }
 
+/**
+ * What `connector run` checks before it dials, and `connector check` checks too: the gateway's
+ * address (from the config, or else the token's) and the CAs to trust. Throws ConfigError or
+ * TrustedCaError.
+ */
+export function connectorPreflight(config: ConnectorConfig, tokenGateway: string | undefined, env: NodeJS.ProcessEnv) {
+  const named = config.gateway ?? tokenGateway;
+  const gateway = named ? new URL(named) : undefined;
+  if (gateway && gateway.protocol !== 'https:' && !config.insecureHttp) {
+    const from = config.gateway ? '' : ' (named by the token)';
+    throw new ConfigError('connector config', [{ path: 'gateway', message: `${gateway.origin}${from} is not https: the connector's token would cross the network in clear text. Use the gateway's https address, or set insecureHttp: true for a test setup.` }]);
+  }
+  // caFile adds to Node's roots and the system's, unless caFileOnly pins the gateway to it
+  const { ca, sources: trusted, warnings } = trustedCas({ caFile: config.caFile, only: config.caFileOnly }, env);
+  return { gateway, ca, trusted, warnings };
+}
+
 export async function runConnector(opts: RunConnectorOptions): Promise<RunningConnector> {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
   const token = decodeTunnelToken(opts.token);
-  const gateway = new URL(config.gateway ?? token.gateway);
-  if (gateway.protocol !== 'https:' && !config.insecureHttp) {
-    const from = config.gateway ? '' : ' (named by the token)';
-    throw new ConfigError('connector config', [{ path: 'gateway', message: `${gateway.origin}${from} is not https: the connector's token would cross the network in clear text. Use the gateway's https address, or set insecureHttp: true for a test setup.` }]);
-  }
+  const { gateway: named, ca, trusted, warnings } = connectorPreflight(config, token.gateway, env);
+  // every token names its gateway, so there is always one
+  const gateway = named ?? new URL(token.gateway);
   const tunnelUrl = new URL(TUNNEL_PATH, gateway);
-  // caFile adds to Node's roots and the system's, unless caFileOnly pins the gateway to it
-  const { ca, sources: trusted, warnings } = trustedCas({ caFile: config.caFile, only: config.caFileOnly }, env);
   for (const w of warnings) log.warn(w);
   const secureContext = tunnelSecureContext(ca.map((c) => Buffer.from(c)));
   const proxy = proxyFor(gateway, env);
@@ -101,10 +115,15 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   });
   const fatal = new Promise<ConnectionError>((resolve) => supervisor.once('fatal', resolve));
   log.info({ tunnel: token.name, gateway: gateway.origin, proxy: proxy ? new URL(proxy).host : undefined, transport: config.transport, connections: config.connections, rules: config.ingress.length, version: VERSION, trusted }, 'connector starting');
+  // the port first: a connector that cannot report on itself stops before it dials
+  let status;
+  try {
+    status = config.metrics ? await startMetricsServer(config.metrics.listen, metrics, () => ({ ready: supervisor.upCount() > 0, connections: supervisor.upCount(), streams: supervisor.activeStreams() })) : undefined;
+  } catch (err) {
+    agent?.destroy();
+    throw new ConfigError('connector config', [{ path: 'metrics.listen', message: listenProblem(config.metrics!.listen, err) }]);
+  }
   supervisor.start();
-  const status = await (config.metrics
-    ? startMetricsServer(config.metrics.listen, metrics, () => ({ ready: supervisor.upCount() > 0, connections: supervisor.upCount(), streams: supervisor.activeStreams() }))
-    : Promise.resolve(undefined));
   if (status) log.info({ listen: `${config.metrics!.listen.replace(/:[0-9]+$/, '')}:${status.port}` }, 'metrics and readiness on /metrics and /ready');
 
   return {

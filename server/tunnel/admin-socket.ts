@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 
 /** Where the admin socket is: configured, or next to the tunnel state file. The gateway and the CLI agree through this. */
 export function adminSocketPath(tunnels: { adminSocket?: string; stateFile: string }): string {
@@ -18,7 +19,12 @@ export interface AdminHandlers {
  * open the socket file (owner-only permissions) may use it, and it never faces the network.
  */
 export async function startAdminSocket(file: string, h: AdminHandlers): Promise<{ server: Server; close(): Promise<void> }> {
-  if (existsSync(file)) unlinkSync(file);
+  if (existsSync(file)) {
+    // a socket file that answers belongs to a gateway that is running: taking it over would leave
+    // that gateway unreachable for `tunnel revoke`, whose live cut would then silently not happen
+    if (await answers(file)) throw new AdminSocketInUse(file);
+    unlinkSync(file);
+  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: unknown, type = 'application/json') =>
       void res.writeHead(status, { 'content-type': type }).end(type === 'application/json' ? JSON.stringify(body) : String(body));
@@ -46,4 +52,22 @@ export async function startAdminSocket(file: string, h: AdminHandlers): Promise<
         }),
       ),
   };
+}
+
+export class AdminSocketInUse extends Error {
+  constructor(readonly file: string) {
+    super(`${file}: another gateway is running with this tunnel state (its admin socket answers); stop it, or give this one its own tunnels.stateFile or tunnels.adminSocket`);
+  }
+}
+
+/** Whether something accepts connections on this Unix socket; a stale file from a crash does not. */
+function answers(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(file);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }

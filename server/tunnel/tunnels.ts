@@ -5,7 +5,8 @@ import { isIP, type Socket } from 'node:net';
 import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
-import { adminSocketPath, startAdminSocket } from './admin-socket.js';
+import { AdminSocketInUse, adminSocketPath, startAdminSocket } from './admin-socket.js';
+import { ConfigError } from '../config/load-config.js';
 import { isLoopbackAddress } from '../http/ip-address.js';
 import { startHandoff } from './guacd-handoff.js';
 import { listenersAt, peerSocketOwner, tcpRows } from './socket-owner.js';
@@ -186,7 +187,15 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
     }));
   };
   const adminFile = adminSocketPath(cfg);
-  const admin = await startAdminSocket(adminFile, { tunnels: listTunnels, reload: applyStore, metrics: () => registry.metrics.render() });
+  let admin;
+  try {
+    admin = await startAdminSocket(adminFile, { tunnels: listTunnels, reload: applyStore, metrics: () => registry.metrics.render() });
+  } catch (err) {
+    upgrade.close();
+    watcher?.close();
+    if (err instanceof AdminSocketInUse) throw new ConfigError('gateway config', [{ path: cfg.adminSocket ? 'tunnels.adminSocket' : 'tunnels.stateFile', message: err.message }]);
+    throw err;
+  }
 
   /**
    * Opens a stream to the desktop through its tunnel, then a one-connection listener for guacd

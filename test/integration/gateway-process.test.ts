@@ -23,6 +23,17 @@ function cli(args: string[]) {
   return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
 }
 
+/** As `cli`, without blocking this process: the IdP a child may ask lives in it. */
+function runAsync(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => child.once('close', (status) => (clearTimeout(timer), resolve({ status, stdout, stderr }))));
+}
+
 describe('drawbridge config check', () => {
   it('prints the option path and reason, and exits non-zero for a bad file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dbx-cfg-'));
@@ -43,7 +54,7 @@ describe('drawbridge config check', () => {
 });
 
 describe('drawbridge tunnel and connector commands', () => {
-  it('create prints the token once, list shows it, revoke marks it; errors exit 2', () => {
+  it('create prints the token once, list shows it, revoke marks it; errors exit 2', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dbx-tun-'));
     const cfg = path.join(dir, 'gw.yml');
     writeFileSync(cfg, readFileSync(path.resolve('test/fixtures/good-config.yml'), 'utf8') + `tunnels: { stateFile: ${dir}/tunnels.json }\n`);
@@ -81,6 +92,28 @@ describe('drawbridge tunnel and connector commands', () => {
     const caRun = spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', badCa], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token } });
     expect(caRun.status).toBe(2);
     expect(caRun.stderr).toContain(`${badCa}: caFile: cannot read ${dir}/no-such-ca.pem: ENOENT`);
+    // check makes the checks run makes at start: it said "valid" to this file before
+    const caCheck = cli(['connector', 'check', badCa]);
+    expect(caCheck.status).toBe(2);
+    expect(caCheck.stderr).toContain(`${badCa}: caFile: cannot read ${dir}/no-such-ca.pem: ENOENT`);
+
+    // an http:// gateway, and a metrics port another program holds: exit 2 naming the option, no stack trace
+    const http = path.join(dir, 'http.yml');
+    writeFileSync(http, 'gateway: http://127.0.0.1:1\ningress:\n  - allow: rdp://10.0.0.5\n  - deny: all\n');
+    for (const r of [cli(['connector', 'check', http]), spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', http], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token } })]) {
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`invalid configuration in ${http}:\n  gateway: http://127.0.0.1:1 is not https`);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+    const holder = spawn(process.execPath, ['-e', "require('node:net').createServer().listen(0, '127.0.0.1', function () { console.log(this.address().port) })"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const held = await new Promise<number>((resolve) => holder.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    const busy = path.join(dir, 'busy.yml');
+    writeFileSync(busy, `gateway: https://127.0.0.1:1\nmetrics: { listen: 127.0.0.1:${held} }\ningress:\n  - allow: rdp://10.0.0.5\n  - deny: all\n`);
+    const busyRun = spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', busy], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token } });
+    holder.kill();
+    expect(busyRun.status, busyRun.stderr).toBe(2);
+    expect(busyRun.stderr).toContain(`invalid configuration in ${busy}:\n  metrics.listen: 127.0.0.1:${held} is already in use (another instance on this machine? give each its own port)`);
+    expect(busyRun.stderr).not.toMatch(/^\s+at /m);
     rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -117,12 +150,14 @@ describe('drawbridge gateway process under bad input', () => {
   let stderr = '';
   let url: string;
   let caPem: string;
+  let port: number;
+  const childEnv = { TEST_SESSION_SECRET: 'process-test-session-secret-0123456789', TEST_CLIENT_SECRET: 'proc-secret-0123456789', DRAWBRIDGE_LOG_LEVEL: 'info' };
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'dbx-proc-'));
     const ca = ensureDevCa(dir);
     caPem = ca.certPem;
-    const port = await freePort();
+    port = await freePort();
     url = `https://localhost:${port}`;
     idp = await startDevIdp({ port: 0, users: loadDevUsers(demoUsersFile()), clients: [{ clientId: 'proc', clientSecret: 'proc-secret-0123456789', redirectUris: [`${url}/auth/callback`] }], stateDir: dir, log: pino({ level: 'silent' }) });
     standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
@@ -158,7 +193,7 @@ apps:
 `,
     );
     child = spawn(process.execPath, [...CLI, 'gateway', '--config', path.join(dir, 'drawbridge.yml')], {
-      env: { ...process.env, TEST_SESSION_SECRET: 'process-test-session-secret-0123456789', TEST_CLIENT_SECRET: 'proc-secret-0123456789', DRAWBRIDGE_LOG_LEVEL: 'info' },
+      env: { ...process.env, ...childEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -211,8 +246,22 @@ apps:
 
     bystander.conn.ws.close();
 
-    // SIGHUP re-reads the config: a broken file is refused, a good one applies
+    // a second gateway started with the same config stops at once, exit 2, and takes nothing from the
+    // first: not its admin socket (revocations would no longer cut live), not its port
     const cfgPath = path.join(dir, 'drawbridge.yml');
+    const second = await runAsync(['gateway', '--config', cfgPath], childEnv);
+    expect(second.status, second.stderr).toBe(2);
+    expect(second.stderr).toContain(`tunnels.stateFile: ${dir}/tunnels.json.sock: another gateway is running with this tunnel state`);
+    const ownState = path.join(dir, 'own-state.yml');
+    writeFileSync(ownState, readFileSync(cfgPath, 'utf8').replace(`${dir}/tunnels.json`, `${dir}/other-tunnels.json`));
+    const third = await runAsync(['gateway', '--config', ownState], childEnv);
+    expect(third.status, third.stderr).toBe(2);
+    expect(third.stderr).toContain(`server.listen: 127.0.0.1:${port} is already in use`);
+    const listed = await runAsync(['tunnel', 'list', '-c', cfgPath], childEnv);
+    expect(listed.status).toBe(0);
+    expect(listed.stderr).not.toMatch(/not running/);
+
+    // SIGHUP re-reads the config: a broken file is refused, a good one applies
     const good = readFileSync(cfgPath, 'utf8');
     const appsOf = async () => ((await (await alice.request(`${url}/api/apps`)).json()) as { apps: Array<{ id: string }> }).apps.map((a) => a.id);
     writeFileSync(cfgPath, good + 'bogus: 1\n');

@@ -10,6 +10,8 @@ describe('connector service examples', () => {
   it('systemd does not restart after a bad configuration or a refused token', () => {
     const unit = read('server/connector/examples/drawbridge-connector.service');
     expect(unit).toMatch(new RegExp(`^RestartPreventExitStatus=${EXIT_CONFIG} ${EXIT_TOKEN_REFUSED}$`, 'm'));
+    // a failed ExecStartPre is restarted whatever its exit code: RestartPreventExitStatus would not help
+    expect(unit).not.toMatch(/^ExecStartPre=/m);
   });
 
   it('the WinSW file is well-formed XML, runs node by absolute path as LocalService, and gives up after two restarts', () => {
