@@ -10,7 +10,7 @@ import type { BackoffOptions, Clock } from './backoff.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import { listenProblem } from '../http/listen-problem.js';
-import type { Resolver } from './stream-handler.js';
+import { DIAL_FAILURE_REASONS, type Resolver } from './stream-handler.js';
 import { Supervisor } from './supervisor.js';
 import { TransportChoice } from './transport-choice.js';
 import type { ConnectionError } from './connection-error.js';
@@ -89,6 +89,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   metrics.set('drawbridge_connector_connections', 'Connections to the gateway that are up', 0);
   metrics.add('drawbridge_connector_streams_total', 'Streams opened to destinations', 0);
   for (const direction of ['to_gateway', 'from_gateway']) metrics.add('drawbridge_connector_bytes_total', 'Bytes carried for streams', 0, { direction });
+  for (const reason of DIAL_FAILURE_REASONS) metrics.add('drawbridge_connector_dial_failures_total', 'Destinations that could not be reached', 0, { reason });
 
   const supervisor = new Supervisor({
     connections: config.connections,

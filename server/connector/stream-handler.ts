@@ -83,7 +83,7 @@ export function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHea
     try {
       addresses = byName ? await withTimeout((opts.resolve ?? systemResolver)(dest.host), opts.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS) : [dest.host];
     } catch (err) {
-      metrics.add('drawbridge_connector_dial_failures_total', 'Destinations that could not be reached', 1, { reason: 'dns' });
+      metrics.add('drawbridge_connector_dial_failures_total', 'Destinations that could not be reached', 1, { reason: 'dns' satisfies DialFailureReason });
       log.warn({ dest: target, err: (err as NodeJS.ErrnoException).code ?? String(err) }, 'destination name does not resolve');
       return refuse(stream, 502, `${dest.host} does not resolve inside the private network`);
     }
@@ -105,12 +105,23 @@ export function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHea
   })();
 }
 
+/** The reasons dial failures are counted under: few and fixed, so each series exists from the start. */
+export const DIAL_FAILURE_REASONS = ['dns', 'refused', 'timeout', 'unreachable', 'other'] as const;
+type DialFailureReason = (typeof DIAL_FAILURE_REASONS)[number];
+
+function dialFailureReason(code: string | undefined): DialFailureReason {
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'unreachable';
+  return 'other';
+}
+
 function dial(stream: ServerHttp2Stream, address: string, port: number, target: string, opts: StreamHandlerOptions): void {
   const { log, metrics } = opts;
   const reader = adaptiveRead(stream);
   const sock: Socket = connect({ host: address, port, noDelay: true, onread: reader.onread });
   reader.attach(sock);
-  const timer = setTimeout(() => sock.destroy(new Error('ETIMEDOUT')), opts.dialTimeoutMs);
+  const timer = setTimeout(() => sock.destroy(Object.assign(new Error(`no answer within ${opts.dialTimeoutMs} ms`), { code: 'ETIMEDOUT' })), opts.dialTimeoutMs);
   // the gateway gave up (browser left, guacd closed) before or after we connected
   stream.once('close', () => {
     clearTimeout(timer);
@@ -119,7 +130,7 @@ function dial(stream: ServerHttp2Stream, address: string, port: number, target: 
   sock.once('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
     if (!stream.headersSent) {
-      metrics.add('drawbridge_connector_dial_failures_total', 'Destinations that could not be reached', 1, { reason: err.code ?? 'error' });
+      metrics.add('drawbridge_connector_dial_failures_total', 'Destinations that could not be reached', 1, { reason: dialFailureReason(err.code) });
       log.warn({ dest: target, address, err: err.code ?? err.message }, 'destination did not accept the connection');
       return refuse(stream, 502, `${target} did not accept the connection (${err.code ?? err.message})`);
     }

@@ -150,9 +150,11 @@ export class TunnelRegistry extends EventEmitter {
       const fields = { tunnel: info.tunnel, connector: info.connectorId, connection: info.index, address: info.address, transport: info.transport, reason: why };
       if (!wasUp) return this.log.warn(fields, 'connector connection failed before it was up');
       clearInterval(entry.ping);
-      this.metrics.forget('drawbridge_tunnel_rtt_ms', { tunnel: info.tunnel, connection: String(entry.info.id) });
       const set = this.byTunnel.get(info.tunnel);
       set?.delete(entry);
+      // the same slot may already be up again (the connector saw the end first): its series stays
+      const slotUp = [...(set ?? [])].some((e) => e.info.connectorId === info.connectorId && e.info.index === info.index);
+      if (!slotUp) this.metrics.forget('drawbridge_tunnel_rtt_ms', rttLabels(entry.info));
       if (set && set.size === 0) this.byTunnel.delete(info.tunnel);
       this.updateGauges(info.tunnel);
       this.log.warn(fields, 'connector connection ended');
@@ -226,7 +228,7 @@ export class TunnelRegistry extends EventEmitter {
         // an answer that lands after the connection ended must not bring its series back
         if (err || entry.session.destroyed) return;
         entry.info.rttMs = ms;
-        this.metrics.set('drawbridge_tunnel_rtt_ms', 'Round-trip time to the connector (HTTP/2 ping)', ms, { tunnel: entry.info.tunnel, connection: String(entry.info.id) });
+        this.metrics.set('drawbridge_tunnel_rtt_ms', 'Round-trip time to the connector (HTTP/2 ping)', ms, rttLabels(entry.info));
       });
       if (!sent) outstanding = false;
     };
@@ -356,4 +358,12 @@ export class TunnelRegistry extends EventEmitter {
     e.transport.close(code, reason);
     setTimeout(() => e.transport.terminate(), graceMs).unref();
   }
+}
+
+/**
+ * A connection's round-trip series is named as `tunnel list` names its row (the connector's id as
+ * shown there, and its slot), and as the connector names its own `rtt_ms{connection}`.
+ */
+function rttLabels(info: { tunnel: string; connectorId: string; index: number }): Record<string, string> {
+  return { tunnel: info.tunnel, connector: info.connectorId.slice(0, 8), connection: String(info.index) };
 }

@@ -150,7 +150,9 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
         return num(text, 'drawbridge_tunnel_bytes_total{direction="from_connector",tunnel="office-1"}') > 0 && num(text, 'drawbridge_tunnel_bytes_total{direction="to_connector",tunnel="office-1"}') > 0 ? text : undefined;
       });
       expect(num(gwLive, 'drawbridge_tunnel_active_streams{tunnel="office-1"}')).toBe(1);
-      expect(gwLive).toMatch(/^drawbridge_tunnel_rtt_ms\{connection="\d+",tunnel="office-1"\} [\d.]+$/m);
+      // named as `tunnel list` names the row: the connector's id as shown there, and its slot
+      const shown = current()[0]!.connectorId.slice(0, 8);
+      expect(gwLive).toMatch(new RegExp(`^drawbridge_tunnel_rtt_ms\\{connection="[01]",connector="${shown}",tunnel="office-1"\\} [\\d.]+$`, 'm'));
       conn.ws.close();
       await conn.closed;
       await until('stream closed', () => stack.gateway.tunnels.registry.connections('office-1').every((c) => c.streams === 0));
@@ -167,7 +169,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       // the gateway's round-trip series are the live connections', not the ended ones' too
       const rttSeries = (text: string) => text.split('\n').filter((l) => l.startsWith('drawbridge_tunnel_rtt_ms{') && l.includes('tunnel="office-1"'));
       await until('a round trip per new connection', async () => rttSeries(await adminMetrics()).length === 2);
-      const ids = current().map((c) => `connection="${c.id}"`);
+      const ids = current().map((c) => `connection="${c.index}",connector="${c.connectorId.slice(0, 8)}"`);
       for (const line of rttSeries(await adminMetrics())) expect(ids.some((id) => line.includes(id))).toBe(true);
     } finally {
       await connector.stop();
@@ -250,7 +252,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(num(await scrape(), of('drawbridge_tunnel_up'))).toBe(1);
       // the connector's own series are there before its first stream too
       const own = connector.metrics.render();
-      for (const series of ['drawbridge_connector_streams_total', 'drawbridge_connector_refused_total', 'drawbridge_connector_reconnects_total', 'drawbridge_connector_active_streams', 'drawbridge_connector_bytes_total{direction="to_gateway"}', 'drawbridge_connector_bytes_total{direction="from_gateway"}']) {
+      for (const series of ['drawbridge_connector_streams_total', 'drawbridge_connector_refused_total', 'drawbridge_connector_reconnects_total', 'drawbridge_connector_active_streams', 'drawbridge_connector_bytes_total{direction="to_gateway"}', 'drawbridge_connector_bytes_total{direction="from_gateway"}', ...['dns', 'refused', 'timeout', 'unreachable', 'other'].map((r) => `drawbridge_connector_dial_failures_total{reason="${r}"}`)]) {
         expect(num(own, series), series).toBe(0);
       }
       expect(num(own, 'drawbridge_connector_connections')).toBe(1);
@@ -266,7 +268,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(num(t, of('drawbridge_tunnel_streams_total'))).toBe(2);
       expect(num(t, of('drawbridge_tunnel_refused_total'))).toBe(1);
       expect(num(t, of('drawbridge_tunnel_active_streams'))).toBe(1);
-      expect(t).toMatch(/^drawbridge_tunnel_rtt_ms\{connection="\d+",tunnel="metrics-test"\} [\d.]+$/m);
+      expect(t).toMatch(/^drawbridge_tunnel_rtt_ms\{connection="0",connector="[0-9a-f]{8}",tunnel="metrics-test"\} [\d.]+$/m);
       stream.destroy();
     } finally {
       await connector.stop();

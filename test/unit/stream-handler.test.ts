@@ -181,4 +181,19 @@ describe('connector stream handler: names are checked after resolution', () => {
     expect(r.status).toBe(502);
     expect(r.refusal).toBe('gone.corp does not resolve inside the private network');
   });
+
+  it('a destination that refuses the connection gets a 502 naming why, counted under a fixed reason', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const gone = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    rules = parseIngress([{ allow: `tcp://127.0.0.1:${gone}` }, { deny: 'all' }]);
+    const before = metrics.render();
+    const count = (text: string, reason: string) => Number(new RegExp(`^drawbridge_connector_dial_failures_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const r = await open(`127.0.0.1:${gone}`);
+    expect(r.status).toBe(502);
+    expect(r.refusal).toBe(`127.0.0.1:${gone} did not accept the connection (ECONNREFUSED)`);
+    expect(count(metrics.render(), 'refused') - count(before, 'refused')).toBe(1);
+    expect(metrics.render()).not.toMatch(/reason="ECONNREFUSED"/);
+  });
 });
