@@ -69,9 +69,20 @@ configCmd
   .command('check')
   .description('validate a config file; exit 0 when it is valid')
   .argument('<file>', 'YAML config file')
-  .action((file: string) => {
+  .action(async (file: string) => {
     const config = gatewayConfig(file);
     process.stdout.write(`${file}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'}, identity ${config.identity.provider}, mode ${config.server.mode})\n`);
+    if (config.apps.some((a) => a.via)) {
+      const { TunnelStore } = await import('./tunnel/tunnel-store.js');
+      const { unknownTunnelWarnings } = await import('./tunnel/unknown-tunnels.js');
+      let tunnels;
+      try {
+        tunnels = new TunnelStore(config.tunnels.stateFile).list();
+      } catch (err) {
+        process.stderr.write(`warning: tunnels.stateFile ${config.tunnels.stateFile}: ${String(err)}; the apps' via: names were not checked\n`);
+      }
+      for (const w of tunnels ? unknownTunnelWarnings(config.apps, tunnels) : []) process.stderr.write(`warning: ${w} (tunnels in ${config.tunnels.stateFile})\n`);
+    }
   });
 
 const policyCmd = program.command('policy').description('access policy tools');
@@ -119,32 +130,53 @@ policyCmd
 
 const tunnelCmd = program.command('tunnel').description('tunnels: connectors inside private networks that dial out to this gateway');
 const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
+/** The gateway whose tunnels a command acts on: a config file, or the demo's state directory. */
+async function tunnelGateway(opts: { config?: string; demo?: string | boolean }) {
+  const { tunnelTarget } = await import('./tunnel/tunnel-cli.js');
+  if (opts.config && opts.demo) fail('give either -c CONFIG or --demo, not both', 2);
+  if (opts.config) return tunnelTarget(gatewayConfig(opts.config));
+  if (!opts.demo) fail('which gateway? give -c CONFIG (the gateway config file), or --demo for the one `drawbridge demo` runs', 2);
+  const { readDemoTarget, NoDemoHere } = await import('./demo/demo-target.js');
+  try {
+    return readDemoTarget(typeof opts.demo === 'string' ? opts.demo : DEMO_STATE_DIR);
+  } catch (err) {
+    if (err instanceof NoDemoHere) fail(err.message, 2);
+    throw err;
+  }
+}
+const DEMO_STATE_DIR = '.drawbridge';
+const DEMO_OPTION = ['--demo [state-dir]', `the gateway \`drawbridge demo\` runs (its --state-dir, default ${DEMO_STATE_DIR}) instead of -c`] as const;
+
 tunnelCmd
   .command('create')
   .description('create a tunnel and print its connector token (once)')
   .argument('<name>', 'tunnel name, e.g. office-1')
-  .requiredOption('-c, --config <file>', 'gateway config file (for the tunnel state file and public URL)')
-  .action(async (name: string, opts: { config: string }) => {
+  .option('-c, --config <file>', 'gateway config file (for the tunnel state file and public URL)')
+  .option(...DEMO_OPTION)
+  .action(async (name: string, opts: { config?: string; demo?: string | boolean }) => {
     const { tunnelCreate } = await import('./tunnel/tunnel-cli.js');
-    process.exit(tunnelCreate(gatewayConfig(opts.config), name, io));
+    const hint = opts.demo ? 'DRAWBRIDGE_TUNNEL_TOKEN=<the token> npx drawbridge connector run --config server/connector/examples/demo-connector.yml' : undefined;
+    process.exit(tunnelCreate(await tunnelGateway(opts), name, io, hint));
   });
 tunnelCmd
   .command('list')
   .description('list tunnels with their live connections, connector versions, addresses and uptime')
-  .requiredOption('-c, --config <file>', 'gateway config file')
+  .option('-c, --config <file>', 'gateway config file')
+  .option(...DEMO_OPTION)
   .option('--json', 'print JSON', false)
-  .action(async (opts: { config: string; json: boolean }) => {
+  .action(async (opts: { config?: string; demo?: string | boolean; json: boolean }) => {
     const { tunnelList } = await import('./tunnel/tunnel-cli.js');
-    process.exit(await tunnelList(gatewayConfig(opts.config), opts.json, io));
+    process.exit(await tunnelList(await tunnelGateway(opts), opts.json, io));
   });
 tunnelCmd
   .command('revoke')
   .description('revoke a tunnel: its token stops working and its live connections are cut at once')
   .argument('<name>', 'tunnel name')
-  .requiredOption('-c, --config <file>', 'gateway config file')
-  .action(async (name: string, opts: { config: string }) => {
+  .option('-c, --config <file>', 'gateway config file')
+  .option(...DEMO_OPTION)
+  .action(async (name: string, opts: { config?: string; demo?: string | boolean }) => {
     const { tunnelRevoke } = await import('./tunnel/tunnel-cli.js');
-    process.exit(await tunnelRevoke(gatewayConfig(opts.config), name, io));
+    process.exit(await tunnelRevoke(await tunnelGateway(opts), name, io));
   });
 
 const connectorCmd = program.command('connector').description('the connector that runs inside a private network');
@@ -176,7 +208,7 @@ program
   .option('--port <port>', 'https port', '9443')
   .option('--hostname <name>', 'host name in the issuer and certificate', 'localhost')
   .option('--users <file>', 'users YAML file (default: the bundled demo users)')
-  .option('--state-dir <dir>', 'where the development CA and keys live', '.drawbridge')
+  .option('--state-dir <dir>', 'where the development CA and keys, and the demo tunnels, live', DEMO_STATE_DIR)
   .requiredOption('--client-id <id>', 'OAuth client id of the gateway')
   .requiredOption('--client-secret-env <name>', 'environment variable holding the client secret')
   .requiredOption('--redirect-uri <uri...>', 'allowed redirect URIs')
@@ -203,7 +235,7 @@ program
   .option('--port <port>', 'gateway port', '8080')
   .option('--idp-port <port>', 'development IdP port', '9443')
   .option('--host <host>', 'listen address', '127.0.0.1')
-  .option('--state-dir <dir>', 'where the development CA and keys live', '.drawbridge')
+  .option('--state-dir <dir>', 'where the development CA and keys, and the demo tunnels, live', DEMO_STATE_DIR)
   .action(async (opts: { port: string; idpPort: string; host: string; stateDir: string }) => {
     const { runDemo } = await import('./demo/demo.js');
     try {

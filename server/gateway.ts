@@ -34,6 +34,7 @@ import { startMetricsServer } from './metrics/metrics-server.js';
 import { listenProblem } from './http/listen-problem.js';
 import { publicTunnelMessage, startTunnels, TunnelError } from './tunnel/tunnels.js';
 import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
+import { unknownTunnelWarnings } from './tunnel/unknown-tunnels.js';
 import { deriveLaunchKey, LaunchTokens } from './proxy/launch-token.js';
 import { LiveSessions } from './proxy/live-sessions.js';
 import { DriveFolders } from './proxy/drive-folders.js';
@@ -198,6 +199,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const guacdSockets = new Set<Socket>();
   const tunnels = await startTunnels({ ...config.tunnels, pingIntervalMs: opts.tunnelPingMs, refusalLimit: opts.refusalLimit }, { guacdHost: () => guacdTarget().host, guacdPort: () => guacdTarget().port, guacdConnections: () => guacdSockets, audit, log, clientIp: (req) => clientIpOf(req, trust) });
   const tunnelUp = (name: string) => tunnels.registry.isUp(name);
+  const warnUnknownTunnels = (c: Config) => {
+    for (const w of unknownTunnelWarnings(c.apps, tunnels.store.list())) log.warn(w);
+  };
+  warnUnknownTunnels(config);
   const authenticator = createAuthenticator();
 
   const app = express();
@@ -388,6 +393,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       config = { ...next, server: config.server, identity: config.identity, guacd: config.guacd };
       secrets = { ...secrets, appCreds: nextSecrets.appCreds };
       log.info({ apps: config.apps.length }, 'config reloaded');
+      warnUnknownTunnels(config);
       audit.write({ event: 'config-reload', result: 'success', reason: `${config.apps.length} apps` });
       void recheck();
       return true;

@@ -5,6 +5,11 @@ import { startDevIdp } from '../dev-idp/dev-idp.js';
 import { startGateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { demoUsersFile, loadDevUsers } from '../dev-idp/users.js';
+import { tunnelTarget } from '../tunnel/tunnel-cli.js';
+import { writeDemoTarget } from './demo-target.js';
+
+/** The tunnel the demo's third desktop goes through (`drawbridge tunnel create office-1 --demo`). */
+export const DEMO_TUNNEL = 'office-1';
 
 export interface DemoOptions {
   host: string;
@@ -72,6 +77,15 @@ export async function runDemo(opts: DemoOptions) {
           // Engineering (alice, bob) may copy out; carol sees no tiles at all
           policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
         },
+        {
+          id: 'tunnel-desktop',
+          name: 'Demo desktop through a tunnel',
+          description: `The same desktop, reached through a connector that dials out (tunnel ${DEMO_TUNNEL}): see "Try a tunnel" in the README`,
+          icon: 'linux',
+          ...desktop,
+          via: DEMO_TUNNEL,
+          policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
+        },
       ],
     },
     'demo',
@@ -79,6 +93,7 @@ export async function runDemo(opts: DemoOptions) {
   let gateway;
   try {
     gateway = await startGateway({ config, log, env });
+    writeDemoTarget(opts.stateDir, tunnelTarget(config));
   } catch (err) {
     await idp.close();
     throw err;

@@ -1,4 +1,3 @@
-import type { Config } from '../config/schema.js';
 import { adminRequest } from './admin-client.js';
 import { adminSocketPath } from './admin-socket.js';
 import { TunnelStore, TunnelStoreError } from './tunnel-store.js';
@@ -19,17 +18,25 @@ type Listed = Array<{
   connections: Array<{ connector: string; index: number; version: string; address: string; transport: string; connectedAt: string; uptimeSeconds: number; rttMs?: number; streams: number }>;
 }>;
 
-const socketOf = (config: Config) => adminSocketPath(config.tunnels);
+/** What the tunnel commands need of a gateway: its tunnel state and the address tokens name. */
+export interface TunnelAdminTarget {
+  tunnels: { stateFile: string; adminSocket?: string };
+  publicUrl: string;
+}
 
-export function tunnelCreate(config: Config, name: string, io: CliOutput): number {
+const socketOf = (target: TunnelAdminTarget) => adminSocketPath(target.tunnels);
+
+export const tunnelTarget = (config: { tunnels: TunnelAdminTarget['tunnels']; server: { publicUrl: string } }): TunnelAdminTarget => ({ tunnels: config.tunnels, publicUrl: config.server.publicUrl });
+
+export function tunnelCreate(config: TunnelAdminTarget, name: string, io: CliOutput, connectorHint = 'drawbridge connector run --token-file /etc/drawbridge/tunnel-token --config connector.yml'): number {
   try {
     const store = new TunnelStore(config.tunnels.stateFile);
-    const { record, token } = store.create(name, config.server.publicUrl.replace(/\/$/, ''));
+    const { record, token } = store.create(name, config.publicUrl.replace(/\/$/, ''));
     io.out(`Tunnel "${record.name}" created (id ${record.id}).\n`);
     io.out('Connector token — shown only this once; keep it as a secret (the gateway stores only a hash):\n\n');
     io.out(`${token}\n\n`);
     io.out('Inside the private network, save it to a file readable only by the connector and run:\n');
-    io.out('  drawbridge connector run --token-file /etc/drawbridge/tunnel-token --config connector.yml\n');
+    io.out(`  ${connectorHint}\n`);
     io.out(`Then give apps "via: ${record.name}" in the gateway config.\n`);
     return 0;
   } catch (err) {
@@ -48,7 +55,7 @@ function duration(seconds: number): string {
   return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
 }
 
-export async function tunnelList(config: Config, json: boolean, io: CliOutput): Promise<number> {
+export async function tunnelList(config: TunnelAdminTarget, json: boolean, io: CliOutput): Promise<number> {
   const live = await adminRequest<Listed>(socketOf(config), 'GET', '/tunnels');
   const tunnels: Listed =
     live ??
@@ -78,7 +85,7 @@ export async function tunnelList(config: Config, json: boolean, io: CliOutput): 
   return 0;
 }
 
-export async function tunnelRevoke(config: Config, name: string, io: CliOutput): Promise<number> {
+export async function tunnelRevoke(config: TunnelAdminTarget, name: string, io: CliOutput): Promise<number> {
   try {
     const store = new TunnelStore(config.tunnels.stateFile);
     store.revoke(name);

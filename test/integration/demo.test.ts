@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevCa } from '../../server/dev-idp/dev-ca.js';
 import { outputLines } from '../support/child-output.js';
+import { until } from '../support/connector.js';
 import { launchToken, openDesktop } from '../support/desktop-client.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
@@ -76,5 +77,43 @@ describe('the demo, from the build', () => {
     const desktop = await openDesktop(client, url, '', { token: await launchToken(client, url, 'demo-desktop') });
     await desktop.waitFor((i) => i[0] === 'sync');
     desktop.ws.close();
+  });
+
+  it('tries a tunnel as the README says: tunnel create --demo, the demo connector, the third tile comes up and opens', async () => {
+    const client = new HttpClient(ensureDevCa(stateDir).certPem);
+    await signIn(client, url, 'alice@contoso.example', 'alice');
+    const tile = async () => ((await (await client.request(`${url}/api/apps/status`)).json()) as { apps: Array<{ id: string; status: string }> }).apps.find((a) => a.id === 'tunnel-desktop')?.status;
+    expect(await tile()).toBe('offline');
+    // the demo said at start that its third desktop's tunnel does not exist yet
+    expect(lines.some((l) => l.includes('apps[2].via: there is no tunnel named \\"office-1\\"'))).toBe(true);
+
+    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [path.join(built, 'bin/drawbridge.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+    const created = cli(['tunnel', 'create', 'office-1', '--demo', stateDir]);
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stdout).toContain('server/connector/examples/demo-connector.yml');
+    const token = /^(dbt1_\S+)$/m.exec(created.stdout)![1]!;
+    expect(cli(['tunnel', 'list']).stderr).toMatch(/give -c CONFIG .* or --demo/);
+
+    // the example as shipped, but for this test's desktop and a free metrics port
+    const metricsPort = await freePort();
+    const example = readFileSync('server/connector/examples/demo-connector.yml', 'utf8');
+    expect(example).toMatch(/^insecureHttp: true$/m);
+    const connectorYml = path.join(stateDir, 'demo-connector.yml');
+    writeFileSync(connectorYml, example.replace('rdp://127.0.0.1 ', `tcp://127.0.0.1:${rdp.port}`).replace('127.0.0.1:9300', `127.0.0.1:${metricsPort}`));
+    const connector = spawn(process.execPath, ['--initial-old-space-size=64', path.join(built, 'bin/drawbridge.js'), 'connector', 'run', '--config', connectorYml], { env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const connectorLines = outputLines(connector);
+    try {
+      await until('the tile comes up', async () => (await tile()) === 'ready', 20_000);
+      const listed = cli(['tunnel', 'list', '--demo', stateDir]);
+      expect(listed.stdout, listed.stderr).toMatch(/^office-1\s+up\s+2 connections/m);
+      const desktop = await openDesktop(client, url, '', { token: await launchToken(client, url, 'tunnel-desktop') });
+      await desktop.waitFor((i) => i[0] === 'sync');
+      desktop.ws.close();
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/ready`)).status).toBe(200);
+    } catch (err) {
+      throw new Error(`${String(err)}\nconnector:\n${connectorLines.join('\n')}`);
+    } finally {
+      connector.kill('SIGTERM');
+    }
   });
 });

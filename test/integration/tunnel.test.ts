@@ -202,9 +202,9 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const connector = await startConnector(token, { ingress: rules(), caFile, connections: 2 });
     try {
       await until('connected, round trips known', () => current().length === 2 && current().every((c) => c.rttMs !== undefined));
-      const { tunnelList } = await import('../../server/tunnel/tunnel-cli.js');
+      const { tunnelList, tunnelTarget } = await import('../../server/tunnel/tunnel-cli.js');
       const out: string[] = [];
-      expect(await tunnelList(stack.gateway.config(), true, { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
+      expect(await tunnelList(tunnelTarget(stack.gateway.config()), true, { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
       const listed = JSON.parse(out.join('')) as { gatewayRunning: boolean; tunnels: Array<{ name: string; up: boolean; revokedAt?: string; connections: Array<{ version: string; address: string; uptimeSeconds: number; connector: string }> }> };
       expect(listed.gatewayRunning).toBe(true);
       const t = listed.tunnels.find((x) => x.name === 'office-1' && !x.revokedAt)!;
@@ -214,7 +214,7 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
       expect(t.connections[0]).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), address: '127.0.0.1', connector: connector.connectorId, transport: 'direct' });
       for (const c of t.connections) expect(c.uptimeSeconds).toBeGreaterThanOrEqual(0);
       const table: string[] = [];
-      await tunnelList(stack.gateway.config(), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
+      await tunnelList(tunnelTarget(stack.gateway.config()), false, { out: (x) => table.push(x), err: (x) => table.push(x) });
       // uptime, open streams and the mean round trip (each connection pings once as it comes up)
       const text = table.join('');
       expect(text).toMatch(/^office-1\s+up\s+2 connections\s+0$/m);
@@ -788,10 +788,10 @@ describe.skipIf(noRdp)('tunnel (loopback, real RDP server)', () => {
     const conn = await openDesktop(alice, stack.url, stack.caPem, { token: await launchToken(alice, stack.url, 'office-pc') });
     await conn.waitFor((i) => i[0] === 'sync', 15_000);
     await rdpConnected();
-    const { tunnelRevoke } = await import('../../server/tunnel/tunnel-cli.js');
+    const { tunnelRevoke, tunnelTarget } = await import('../../server/tunnel/tunnel-cli.js');
     const out: string[] = [];
     const started = Date.now();
-    expect(await tunnelRevoke(stack.gateway.config(), 'office-1', { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
+    expect(await tunnelRevoke(tunnelTarget(stack.gateway.config()), 'office-1', { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
     expect(out.join('')).toMatch(/cut its live connections/);
     const err = await conn.waitFor((i) => i[0] === 'error', 5000);
     expect(err[1]).toMatch(/connection to this desktop's network \(office-1\) was lost/);
