@@ -32,7 +32,7 @@ export interface TunnelStream {
   lost: Promise<TunnelError>;
 }
 
-export type TunnelErrorKind = 'offline' | 'refused' | 'unreachable' | 'timeout' | 'lost';
+export type TunnelErrorKind = 'offline' | 'refused' | 'unreachable' | 'timeout' | 'lost' | 'revoked';
 
 /** Why a stream could not be opened; `detail` is the connector's own words, for the log. */
 export class TunnelError extends Error {
@@ -51,6 +51,8 @@ interface Entry {
   transport: TunnelTransport;
   session: ClientHttp2Session;
   ping?: NodeJS.Timeout;
+  /** Cut because its tunnel was revoked: its desktops are told that, not that it was lost. */
+  revoked?: boolean;
 }
 
 /** The per-tunnel counters, named once: each is declared at zero (declare) and counted up in several places. */
@@ -297,7 +299,7 @@ export class TunnelRegistry extends EventEmitter {
       stream.once('close', () => {
         // a stream whose connection was destroyed still reports rstCode 0 and an ended readable side
         if (entry.session.destroyed || entry.session.closed || stream.rstCode !== h2.NGHTTP2_NO_ERROR) {
-          markLost(new TunnelError('lost', tunnel, entry.session.destroyed ? 'the connector connection carrying it ended' : `reset with code ${stream.rstCode}`));
+          markLost(entry.revoked ? new TunnelError('revoked', tunnel, 'the tunnel was revoked') : new TunnelError('lost', tunnel, entry.session.destroyed ? 'the connector connection carrying it ended' : `reset with code ${stream.rstCode}`));
         }
         entry.info.streams--;
         this.updateGauges(tunnel);
@@ -337,7 +339,10 @@ export class TunnelRegistry extends EventEmitter {
    */
   disconnect(tunnelId: string, reason: string): number {
     const doomed = [...this.settingUp, ...[...this.byTunnel.values()].flatMap((s) => [...s])].filter((e) => e.info.tunnelId === tunnelId);
-    for (const e of doomed) this.cut(e, CLOSE_REVOKED, reason, 1000);
+    for (const e of doomed) {
+      e.revoked = true;
+      this.cut(e, CLOSE_REVOKED, reason, 1000);
+    }
     return doomed.length;
   }
 

@@ -48,6 +48,8 @@ export function publicTunnelMessage(err: TunnelError): string {
       return `The desktop did not answer inside its network (via ${err.tunnel}). It may be turned off; try again or tell your administrator.`;
     case 'lost':
       return `The connection to this desktop's network (${err.tunnel}) was lost. Open the desktop again.`;
+    case 'revoked':
+      return `An administrator revoked the connector of this desktop's network (${err.tunnel}), so it cannot be opened until a new one is set up. Tell your administrator.`;
   }
 }
 
