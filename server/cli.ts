@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
+import { AddressInUse } from './http/listen-problem.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { HEAP_FLOOR_FLAG, heapFloorMissing } from './runtime/heap-floor.js';
 
@@ -59,6 +60,7 @@ program
       process.on('SIGHUP', () => void gw.reload());
     } catch (err) {
       if (err instanceof ConfigError) fail(err.message, 2);
+      if (err instanceof AddressInUse) fail(`gateway failed to start: ${err.message}`, 1);
       log.fatal({ err: String(err) }, 'gateway failed to start');
       fail(`gateway failed to start: ${String(err)}`);
     }
@@ -131,50 +133,51 @@ policyCmd
 const tunnelCmd = program.command('tunnel').description('tunnels: connectors inside private networks that dial out to this gateway');
 const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
 /** The gateway whose tunnels a command acts on: a config file, or the demo's state directory. */
-async function tunnelGateway(opts: { config?: string; demo?: string | boolean }) {
+async function tunnelGateway(opts: TunnelGatewayOptions) {
   const { tunnelTarget } = await import('./tunnel/tunnel-cli.js');
   if (opts.config && opts.demo) fail('give either -c CONFIG or --demo, not both', 2);
   if (opts.config) return tunnelTarget(gatewayConfig(opts.config));
   if (!opts.demo) fail('which gateway? give -c CONFIG (the gateway config file), or --demo for the one `drawbridge demo` runs', 2);
   const { readDemoTarget, NoDemoHere } = await import('./demo/demo-target.js');
   try {
-    return readDemoTarget(typeof opts.demo === 'string' ? opts.demo : DEMO_STATE_DIR);
+    return readDemoTarget(opts.stateDir);
   } catch (err) {
     if (err instanceof NoDemoHere) fail(err.message, 2);
     throw err;
   }
 }
 const DEMO_STATE_DIR = '.drawbridge';
-const DEMO_OPTION = ['--demo [state-dir]', `the gateway \`drawbridge demo\` runs (its --state-dir, default ${DEMO_STATE_DIR}) instead of -c`] as const;
+interface TunnelGatewayOptions {
+  config?: string;
+  demo?: boolean;
+  stateDir: string;
+}
+/** -c CONFIG, or --demo [--state-dir DIR]: which gateway's tunnels a command acts on. */
+function gatewayOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'gateway config file (for the tunnel state file and public URL)')
+    .option('--demo', 'the gateway `drawbridge demo` runs, instead of -c', false)
+    .option('--state-dir <dir>', 'with --demo: the demo\'s --state-dir', DEMO_STATE_DIR);
+}
 
-tunnelCmd
-  .command('create')
+gatewayOptions(tunnelCmd.command('create'))
   .description('create a tunnel and print its connector token (once)')
   .argument('<name>', 'tunnel name, e.g. office-1')
-  .option('-c, --config <file>', 'gateway config file (for the tunnel state file and public URL)')
-  .option(...DEMO_OPTION)
-  .action(async (name: string, opts: { config?: string; demo?: string | boolean }) => {
+  .action(async (name: string, opts: TunnelGatewayOptions) => {
     const { tunnelCreate } = await import('./tunnel/tunnel-cli.js');
-    const hint = opts.demo ? 'DRAWBRIDGE_TUNNEL_TOKEN=<the token> npx drawbridge connector run --config server/connector/examples/demo-connector.yml' : undefined;
-    process.exit(tunnelCreate(await tunnelGateway(opts), name, io, hint));
+    process.exit(tunnelCreate(await tunnelGateway(opts), name, io, opts.demo ? 'demo' : 'gateway'));
   });
-tunnelCmd
-  .command('list')
+gatewayOptions(tunnelCmd.command('list'))
   .description('list tunnels with their live connections, connector versions, addresses and uptime')
-  .option('-c, --config <file>', 'gateway config file')
-  .option(...DEMO_OPTION)
   .option('--json', 'print JSON', false)
-  .action(async (opts: { config?: string; demo?: string | boolean; json: boolean }) => {
+  .action(async (opts: TunnelGatewayOptions & { json: boolean }) => {
     const { tunnelList } = await import('./tunnel/tunnel-cli.js');
     process.exit(await tunnelList(await tunnelGateway(opts), opts.json, io));
   });
-tunnelCmd
-  .command('revoke')
+gatewayOptions(tunnelCmd.command('revoke'))
   .description('revoke a tunnel: its token stops working and its live connections are cut at once')
   .argument('<name>', 'tunnel name')
-  .option('-c, --config <file>', 'gateway config file')
-  .option(...DEMO_OPTION)
-  .action(async (name: string, opts: { config?: string; demo?: string | boolean }) => {
+  .action(async (name: string, opts: TunnelGatewayOptions) => {
     const { tunnelRevoke } = await import('./tunnel/tunnel-cli.js');
     process.exit(await tunnelRevoke(await tunnelGateway(opts), name, io));
   });
@@ -236,10 +239,11 @@ program
   .option('--idp-port <port>', 'development IdP port', '9443')
   .option('--host <host>', 'listen address', '127.0.0.1')
   .option('--state-dir <dir>', 'where the development CA and keys, and the demo tunnels, live', DEMO_STATE_DIR)
-  .action(async (opts: { port: string; idpPort: string; host: string; stateDir: string }) => {
+  .option('--no-tunnel-app', 'leave out the desktop reached through a tunnel (for the Docker demo, where a connector on this machine cannot reach it)')
+  .action(async (opts: { port: string; idpPort: string; host: string; stateDir: string; tunnelApp: boolean }) => {
     const { runDemo } = await import('./demo/demo.js');
     try {
-      const demo = await runDemo({ port: Number(opts.port), idpPort: Number(opts.idpPort), host: opts.host, stateDir: opts.stateDir });
+      const demo = await runDemo({ port: Number(opts.port), idpPort: Number(opts.idpPort), host: opts.host, stateDir: opts.stateDir, tunnelApp: opts.tunnelApp });
       onSignals(() => demo.close());
     } catch (err) {
       if (err instanceof ConfigError) fail(err.message, 2);

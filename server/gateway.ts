@@ -31,7 +31,7 @@ import { launcherRoutes } from './launcher/routes.js';
 import { createDesktopUpgradeHandler, DESKTOP_WS_PATH, RouteError } from './proxy/desktop-upgrade.js';
 import { guacdAddressWarning } from './proxy/guacd-address-check.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
-import { listenProblem } from './http/listen-problem.js';
+import { listenFailure } from './http/listen-problem.js';
 import { publicTunnelMessage, startTunnels, TunnelError } from './tunnel/tunnels.js';
 import { TUNNEL_PATH } from './tunnel/tunnel-wire.js';
 import { unknownTunnelWarnings } from './tunnel/unknown-tunnels.js';
@@ -419,8 +419,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clearInterval(recheckTimer);
     clearInterval(sweepTimer);
     await tunnels.close();
-    server.close();
-    return new ConfigError('gateway config', [{ path: at, message: listenProblem(value, err) }]);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!opts.audit) await audit.close();
+    return listenFailure('gateway config', at, value, err);
   };
   try {
     await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@ import { Router, type Request, type RequestHandler, type Response, type NextFunc
 import passport from 'passport';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
+import { loggedAlready } from '../http/error-handler.js';
 import type { RefusalThrottle } from '../http/refusal-throttle.js';
 import { NotSignedIn, SignInFailed, WireError } from '../http/wire-errors.js';
 import { requireCsrfToken, newCsrfToken } from './csrf.js';
@@ -84,11 +85,13 @@ export function authRoutes(opts: AuthRoutesOptions, authenticator: passport.Pass
     const ip = req.ip;
     const fail = (err: unknown, why: string) => {
       const wire = err instanceof WireError ? err : new SignInFailed(why);
+      // the IdP's error_description lands here, written by whoever sent the callback: bounded
+      const reason = (wire.detail ?? why).slice(0, 300);
       if (opts.refusals?.shouldLog(ip ?? 'unknown') ?? true) {
-        audit.write({ event: 'sign-in', result: 'failure', ip, reason: wire.detail ?? why });
-        log.warn({ ip, reason: wire.detail ?? why, code: wire.code }, 'sign-in failed');
+        audit.write({ event: 'sign-in', result: 'failure', ip, reason });
+        log.warn({ ip, reason, code: wire.code }, 'sign-in failed');
       }
-      next(wire);
+      next(loggedAlready(wire));
     };
     let strategy;
     try {

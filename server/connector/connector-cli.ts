@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/load-config.js';
+import { AddressInUse } from '../http/listen-problem.js';
 import type { Logger } from '../log/logger.js';
 import { TunnelTokenError, decodeTunnelToken } from '../tunnel/tunnel-token.js';
 import { loadConnectorConfig } from './connector-config.js';
 import { connectorPreflight, runConnector, type RunningConnector } from './run-connector.js';
 import { TrustedCaError } from './trusted-cas.js';
 
-/** Exit codes a service manager can act on: 2 bad config or token (fix, do not restart), 3 refused token. */
+/** Exit codes a service manager can act on: 1 try again later, 2 bad config or token (fix, do not restart), 3 refused token. */
+export const EXIT_RETRY = 1;
 export const EXIT_CONFIG = 2;
 export const EXIT_TOKEN_REFUSED = 3;
 
@@ -24,9 +26,11 @@ export function readToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv)
   return raw.trim();
 }
 
-/** A bad gateway address, CA or metrics port: named with the file and option, exit 2 (not restarted). */
+/** A bad gateway address, CA or metrics address: named with the file and option, exit 2 (not restarted). */
 function startFailure(err: unknown, file: string, fail: (message: string, code: number) => never): never {
   if (err instanceof ConfigError) fail(new ConfigError(file, err.problems).message, EXIT_CONFIG);
+  // held by another process, perhaps an instance still stopping: exit 1, which is retried
+  if (err instanceof AddressInUse) fail(`${file}: ${err.message}`, EXIT_RETRY);
   // caFile comes from the config file; SSL_CERT_FILE and NODE_EXTRA_CA_CERTS from the environment
   if (err instanceof TrustedCaError) fail(err.source === 'caFile' ? `${file}: ${err.message}` : err.message, EXIT_CONFIG);
   throw err;

@@ -9,7 +9,7 @@ import { VERSION } from '../version.js';
 import type { BackoffOptions, Clock } from './backoff.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
-import { listenProblem } from '../http/listen-problem.js';
+import { listenFailure } from '../http/listen-problem.js';
 import { DIAL_FAILURE_REASONS, type Resolver } from './stream-handler.js';
 import { Supervisor } from './supervisor.js';
 import { TransportChoice } from './transport-choice.js';
@@ -122,7 +122,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
     status = config.metrics ? await startMetricsServer(config.metrics.listen, metrics, () => ({ ready: supervisor.upCount() > 0, connections: supervisor.upCount(), streams: supervisor.activeStreams() })) : undefined;
   } catch (err) {
     agent?.destroy();
-    throw new ConfigError('connector config', [{ path: 'metrics.listen', message: listenProblem(config.metrics!.listen, err) }]);
+    throw listenFailure('connector config', 'metrics.listen', config.metrics!.listen, err);
   }
   supervisor.start();
   if (status) log.info({ listen: `${config.metrics!.listen.replace(/:[0-9]+$/, '')}:${status.port}` }, 'metrics and readiness on /metrics and /ready');

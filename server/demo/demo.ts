@@ -16,6 +16,8 @@ export interface DemoOptions {
   port: number;
   idpPort: number;
   stateDir: string;
+  /** The third desktop, reached through tunnel office-1 (default on). */
+  tunnelApp?: boolean;
   log?: Logger;
   env?: NodeJS.ProcessEnv;
 }
@@ -43,6 +45,15 @@ export async function runDemo(opts: DemoOptions) {
     host: env.DEMO_RDP_HOST || '127.0.0.1',
     port: Number(env.DEMO_RDP_PORT) || 3389,
     rdp: { security: 'any', ignoreCert: true, ...(env.DEMO_RDP_USERNAME ? { username: { env: 'DEMO_RDP_USERNAME' }, password: { env: 'DEMO_RDP_PASSWORD' } } : {}) },
+  };
+  const tunnelDesktop = {
+    id: 'tunnel-desktop',
+    name: 'Demo desktop through a tunnel',
+    description: `The same desktop, reached through a connector that dials out (tunnel ${DEMO_TUNNEL}): see "Try a tunnel" in the README`,
+    icon: 'linux',
+    ...desktop,
+    via: DEMO_TUNNEL,
+    policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
   };
   const config = parseConfig(
     {
@@ -77,15 +88,7 @@ export async function runDemo(opts: DemoOptions) {
           // Engineering (alice, bob) may copy out; carol sees no tiles at all
           policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
         },
-        {
-          id: 'tunnel-desktop',
-          name: 'Demo desktop through a tunnel',
-          description: `The same desktop, reached through a connector that dials out (tunnel ${DEMO_TUNNEL}): see "Try a tunnel" in the README`,
-          icon: 'linux',
-          ...desktop,
-          via: DEMO_TUNNEL,
-          policies: [{ name: 'engineering', action: 'allow', include: [{ group: '22222222-2222-4222-8222-222222222222', name: 'Engineering' }] }],
-        },
+        ...(opts.tunnelApp === false ? [] : [tunnelDesktop]),
       ],
     },
     'demo',
@@ -93,8 +96,14 @@ export async function runDemo(opts: DemoOptions) {
   let gateway;
   try {
     gateway = await startGateway({ config, log, env });
+  } catch (err) {
+    await idp.close();
+    throw err;
+  }
+  try {
     writeDemoTarget(opts.stateDir, tunnelTarget(config));
   } catch (err) {
+    await gateway.close();
     await idp.close();
     throw err;
   }

@@ -30,9 +30,13 @@ export class RefusalThrottle {
   /** Counts a refusal from this address; whether to log it in full. */
   shouldLog(address: string): boolean {
     if (this.closed) return true;
-    let key = addressKey(address);
-    // bounded: beyond this many addresses in one window, the rest share one count
-    if (!this.byAddress.has(key) && this.byAddress.size >= MAX_ADDRESSES) key = 'other addresses';
+    const keys = addressKeys(address);
+    let key = keys.fine;
+    // bounded. Past MAX_ADDRESSES keys in a window, new addresses are counted by their network
+    // (IPv4 /24, IPv6 /48): one host filling the map from its own /48 must not decide whether some
+    // other network's refusals are logged. Past twice that, the rest share one count.
+    if (!this.byAddress.has(key) && this.byAddress.size >= MAX_ADDRESSES) key = keys.coarse;
+    if (!this.byAddress.has(key) && this.byAddress.size >= 2 * MAX_ADDRESSES) key = 'other addresses';
     let e = this.byAddress.get(key);
     if (e && this.now() - e.since >= this.windowMs) {
       this.end(key, e);
@@ -67,21 +71,23 @@ export class RefusalThrottle {
 const MAX_ADDRESSES = 10_000;
 
 /**
- * The key an address is counted under: IPv4 as is (also when written IPv4-mapped, or with a port
- * as some proxies forward it); IPv6 by its /64, since one host usually holds a whole /64 and
- * counting per address would be evaded at once.
+ * The keys an address is counted under: IPv4 as is (also when written IPv4-mapped, or with a port
+ * as some proxies forward it), IPv6 by its /64, since one host usually holds a whole /64 and
+ * counting per address would be evaded at once; and, when the map is full, by network.
  */
-function addressKey(address: string): string {
+function addressKeys(address: string): { fine: string; coarse: string } {
   let a = address.trim().replace(/%.*$/, '');
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
   if (bracketed) a = bracketed[1]!;
   const v4port = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(a);
   if (v4port) a = v4port[1]!;
   const canon = canonicalIp(a);
-  if (isIP(canon) !== 6) return canon;
+  const kind = isIP(canon);
+  if (kind === 4) return { fine: canon, coarse: `${canon.split('.').slice(0, 3).join('.')}.0/24` };
+  if (kind !== 6) return { fine: canon, coarse: canon };
   const [head, tail = ''] = canon.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const full = canon.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${full.slice(0, 4).join(':')}::/64`;
+  return { fine: `${full.slice(0, 4).join(':')}::/64`, coarse: `${full.slice(0, 3).join(':')}::/48` };
 }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 
@@ -19,12 +19,6 @@ export interface AdminHandlers {
  * open the socket file (owner-only permissions) may use it, and it never faces the network.
  */
 export async function startAdminSocket(file: string, h: AdminHandlers): Promise<{ server: Server; close(): Promise<void> }> {
-  if (existsSync(file)) {
-    // a socket file that answers belongs to a gateway that is running: taking it over would leave
-    // that gateway unreachable for `tunnel revoke`, whose live cut would then silently not happen
-    if (await answers(file)) throw new AdminSocketInUse(file);
-    unlinkSync(file);
-  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: unknown, type = 'application/json') =>
       void res.writeHead(status, { 'content-type': type }).end(type === 'application/json' ? JSON.stringify(body) : String(body));
@@ -37,10 +31,27 @@ export async function startAdminSocket(file: string, h: AdminHandlers): Promise<
       send(500, { error: { code: 'internal', message: String(err) } });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(file, () => resolve());
-  });
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(file, () => resolve());
+    });
+  try {
+    await listen();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    // something is at that path: a running gateway's socket, one left by a crash, or not a socket.
+    // Taking over a running gateway's socket would leave it unreachable for `tunnel revoke`, whose
+    // live cut would then silently not happen; a file that is no socket is not ours to delete.
+    if (!lstatSync(file).isSocket()) throw new AdminSocketInUse(file, 'exists and is not a socket: move it away', false);
+    const state = await probe(file);
+    if (state !== 'stale') throw new AdminSocketInUse(file, state === 'live' ? undefined : 'exists and could not be checked (no answer, or not ours to open)');
+    unlinkSync(file);
+    await listen().catch((again: NodeJS.ErrnoException) => {
+      // another instance took it in between
+      throw again.code === 'EADDRINUSE' ? new AdminSocketInUse(file) : again;
+    });
+  }
   chmodSync(file, 0o600);
   return {
     server,
@@ -55,19 +66,29 @@ export async function startAdminSocket(file: string, h: AdminHandlers): Promise<
 }
 
 export class AdminSocketInUse extends Error {
-  constructor(readonly file: string) {
-    super(`${file}: another gateway is running with this tunnel state (its admin socket answers); stop it, or give this one its own tunnels.stateFile or tunnels.adminSocket`);
+  constructor(
+    readonly file: string,
+    why = 'another gateway is running with this tunnel state (its admin socket answers)',
+    /** Whoever holds it may go away (exit 1); a file that is no socket will not (exit 2). */
+    readonly retryable = true,
+  ) {
+    super(`${file}: ${why}; stop it, or give this one its own tunnels.stateFile or tunnels.adminSocket`);
   }
 }
 
-/** Whether something accepts connections on this Unix socket; a stale file from a crash does not. */
-function answers(file: string): Promise<boolean> {
+/** Whether a gateway answers on this Unix socket: 'stale' only when the kernel says nobody listens. */
+function probe(file: string): Promise<'live' | 'stale' | 'unknown'> {
   return new Promise((resolve) => {
     const s = connect(file);
+    const timer = setTimeout(() => (s.destroy(), resolve('unknown')), 1000);
     s.once('connect', () => {
+      clearTimeout(timer);
       s.destroy();
-      resolve(true);
+      resolve('live');
     });
-    s.once('error', () => resolve(false));
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(err.code === 'ECONNREFUSED' ? 'stale' : 'unknown');
+    });
   });
 }

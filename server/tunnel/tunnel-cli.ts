@@ -28,16 +28,21 @@ const socketOf = (target: TunnelAdminTarget) => adminSocketPath(target.tunnels);
 
 export const tunnelTarget = (config: { tunnels: TunnelAdminTarget['tunnels']; server: { publicUrl: string } }): TunnelAdminTarget => ({ tunnels: config.tunnels, publicUrl: config.server.publicUrl });
 
-export function tunnelCreate(config: TunnelAdminTarget, name: string, io: CliOutput, connectorHint = 'drawbridge connector run --token-file /etc/drawbridge/tunnel-token --config connector.yml'): number {
+export function tunnelCreate(config: TunnelAdminTarget, name: string, io: CliOutput, gateway: 'gateway' | 'demo' = 'gateway'): number {
   try {
     const store = new TunnelStore(config.tunnels.stateFile);
     const { record, token } = store.create(name, config.publicUrl.replace(/\/$/, ''));
     io.out(`Tunnel "${record.name}" created (id ${record.id}).\n`);
     io.out('Connector token — shown only this once; keep it as a secret (the gateway stores only a hash):\n\n');
     io.out(`${token}\n\n`);
-    io.out('Inside the private network, save it to a file readable only by the connector and run:\n');
-    io.out(`  ${connectorHint}\n`);
-    io.out(`Then give apps "via: ${record.name}" in the gateway config.\n`);
+    if (gateway === 'demo') {
+      io.out('To connect the demo\'s "Demo desktop through a tunnel" through it, run (from the repository):\n');
+      io.out('  DRAWBRIDGE_TUNNEL_TOKEN=<the token> npx drawbridge connector run --config server/connector/examples/demo-connector.yml\n');
+    } else {
+      io.out('Inside the private network, save it to a file readable only by the connector and run:\n');
+      io.out('  drawbridge connector run --token-file /etc/drawbridge/tunnel-token --config connector.yml\n');
+      io.out(`Then give apps "via: ${record.name}" in the gateway config.\n`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof TunnelStoreError) {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import { AdminSocketInUse, adminSocketPath, startAdminSocket } from './admin-socket.js';
+import { AddressInUse } from '../http/listen-problem.js';
 import { ConfigError } from '../config/load-config.js';
 import { isLoopbackAddress } from '../http/ip-address.js';
 import { startHandoff } from './guacd-handoff.js';
@@ -195,7 +196,8 @@ export async function startTunnels(cfg: TunnelsConfig, deps: { guacdHost(): stri
   } catch (err) {
     upgrade.close();
     watcher?.close();
-    if (err instanceof AdminSocketInUse) throw new ConfigError('gateway config', [{ path: cfg.adminSocket ? 'tunnels.adminSocket' : 'tunnels.stateFile', message: err.message }]);
+    const option = cfg.adminSocket ? 'tunnels.adminSocket' : 'tunnels.stateFile';
+    if (err instanceof AdminSocketInUse) throw err.retryable ? new AddressInUse(option, err.message) : new ConfigError('gateway config', [{ path: option, message: err.message }]);
     throw err;
   }
 

@@ -9,7 +9,7 @@ export function unknownTunnelWarnings(apps: ReadonlyArray<{ id: string; via?: st
     const found = tunnels.filter((t) => t.name === a.via);
     if (found.some((t) => !t.revokedAt)) return;
     const why = found.length ? `the tunnel "${a.via}" is revoked` : `there is no tunnel named "${a.via}"`;
-    out.push(`apps[${i}].via: ${why}; desktop "${a.id}" stays offline until \`drawbridge tunnel create ${a.via}\` is run and its connector connects`);
+    out.push(`apps[${i}].via: ${why}; desktop "${a.id}" stays offline until a tunnel of that name is created (drawbridge tunnel create ${a.via} -c <this config>) and its connector connects`);
   });
   return out;
 }

@@ -20,6 +20,7 @@ import { startX224Responder } from '../support/x224-responder.js';
  */
 describe('the demo, from the build', () => {
   const built = path.resolve('test-artifacts', `built-${process.pid}`);
+  let workDir: string;
   let stateDir: string;
   let standin: GuacdStandin;
   let rdp: Awaited<ReturnType<typeof startX224Responder>>;
@@ -41,11 +42,14 @@ describe('the demo, from the build', () => {
 
     standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
     rdp = await startX224Responder();
-    stateDir = mkdtempSync(path.join(tmpdir(), 'dbx-demo-'));
+    // the demo's default state directory, .drawbridge under where it is started, as the README uses it
+    workDir = mkdtempSync(path.join(tmpdir(), 'dbx-demo-'));
+    stateDir = path.join(workDir, '.drawbridge');
     const port = await freePort();
     const idpPort = await freePort();
     url = `http://localhost:${port}`;
-    child = spawn(process.execPath, ['--initial-old-space-size=64', path.join(built, 'bin/drawbridge.js'), 'demo', '--port', String(port), '--idp-port', String(idpPort), '--state-dir', stateDir], {
+    child = spawn(process.execPath, ['--initial-old-space-size=64', path.join(built, 'bin/drawbridge.js'), 'demo', '--port', String(port), '--idp-port', String(idpPort)], {
+      cwd: workDir,
       env: { ...process.env, GUACD_HOST: standin.host, GUACD_PORT: String(standin.port), DEMO_RDP_HOST: rdp.host, DEMO_RDP_PORT: String(rdp.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -57,7 +61,7 @@ describe('the demo, from the build', () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await standin?.close();
     await rdp?.close();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
     rmSync(built, { recursive: true, force: true });
   });
 
@@ -87,8 +91,9 @@ describe('the demo, from the build', () => {
     // the demo said at start that its third desktop's tunnel does not exist yet
     expect(lines.some((l) => l.includes('apps[2].via: there is no tunnel named \\"office-1\\"'))).toBe(true);
 
-    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [path.join(built, 'bin/drawbridge.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
-    const created = cli(['tunnel', 'create', 'office-1', '--demo', stateDir]);
+    // run where the demo runs, as the README's commands are
+    const cli = (args: string[]) => spawnSync(process.execPath, [path.join(built, 'bin/drawbridge.js'), ...args], { encoding: 'utf8', cwd: workDir, timeout: 30_000 });
+    const created = cli(['tunnel', 'create', 'office-1', '--demo']);
     expect(created.status, created.stderr).toBe(0);
     expect(created.stdout).toContain('server/connector/examples/demo-connector.yml');
     const token = /^(dbt1_\S+)$/m.exec(created.stdout)![1]!;
@@ -104,7 +109,7 @@ describe('the demo, from the build', () => {
     const connectorLines = outputLines(connector);
     try {
       await until('the tile comes up', async () => (await tile()) === 'ready', 20_000);
-      const listed = cli(['tunnel', 'list', '--demo', stateDir]);
+      const listed = cli(['tunnel', 'list', '--demo']);
       expect(listed.stdout, listed.stderr).toMatch(/^office-1\s+up\s+2 connections/m);
       const desktop = await openDesktop(client, url, '', { token: await launchToken(client, url, 'tunnel-desktop') });
       await desktop.waitFor((i) => i[0] === 'sync');
@@ -113,7 +118,9 @@ describe('the demo, from the build', () => {
     } catch (err) {
       throw new Error(`${String(err)}\nconnector:\n${connectorLines.join('\n')}`);
     } finally {
+      const exited = new Promise((r) => connector.once('exit', r));
       connector.kill('SIGTERM');
+      await exited;
     }
   });
 });

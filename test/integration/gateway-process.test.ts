@@ -97,7 +97,7 @@ describe('drawbridge tunnel and connector commands', () => {
     expect(caCheck.status).toBe(2);
     expect(caCheck.stderr).toContain(`${badCa}: caFile: cannot read ${dir}/no-such-ca.pem: ENOENT`);
 
-    // an http:// gateway, and a metrics port another program holds: exit 2 naming the option, no stack trace
+    // an http:// gateway (exit 2), and a metrics port another program holds (exit 1, retried): naming the option, no stack trace
     const http = path.join(dir, 'http.yml');
     writeFileSync(http, 'gateway: http://127.0.0.1:1\ningress:\n  - allow: rdp://10.0.0.5\n  - deny: all\n');
     for (const r of [cli(['connector', 'check', http]), spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', http], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token } })]) {
@@ -111,8 +111,8 @@ describe('drawbridge tunnel and connector commands', () => {
     writeFileSync(busy, `gateway: https://127.0.0.1:1\nmetrics: { listen: 127.0.0.1:${held} }\ningress:\n  - allow: rdp://10.0.0.5\n  - deny: all\n`);
     const busyRun = spawnSync(process.execPath, [...CLI, 'connector', 'run', '--config', busy], { encoding: 'utf8', env: { ...process.env, DRAWBRIDGE_TUNNEL_TOKEN: token } });
     holder.kill();
-    expect(busyRun.status, busyRun.stderr).toBe(2);
-    expect(busyRun.stderr).toContain(`invalid configuration in ${busy}:\n  metrics.listen: 127.0.0.1:${held} is already in use (another instance on this machine? give each its own port)`);
+    expect(busyRun.status, busyRun.stderr).toBe(1);
+    expect(busyRun.stderr).toContain(`${busy}: metrics.listen: 127.0.0.1:${held} is already in use (another instance on this machine? give each its own port)`);
     expect(busyRun.stderr).not.toMatch(/^\s+at /m);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -246,17 +246,27 @@ apps:
 
     bystander.conn.ws.close();
 
-    // a second gateway started with the same config stops at once, exit 2, and takes nothing from the
-    // first: not its admin socket (revocations would no longer cut live), not its port
+    // a second gateway started with the same config stops at once and takes nothing from the first:
+    // not its admin socket (revocations would no longer cut live), not its port. Exit 1, which
+    // service managers retry: the first may be an old instance still stopping
     const cfgPath = path.join(dir, 'drawbridge.yml');
     const second = await runAsync(['gateway', '--config', cfgPath], childEnv);
-    expect(second.status, second.stderr).toBe(2);
-    expect(second.stderr).toContain(`tunnels.stateFile: ${dir}/tunnels.json.sock: another gateway is running with this tunnel state`);
-    const ownState = path.join(dir, 'own-state.yml');
-    writeFileSync(ownState, readFileSync(cfgPath, 'utf8').replace(`${dir}/tunnels.json`, `${dir}/other-tunnels.json`));
-    const third = await runAsync(['gateway', '--config', ownState], childEnv);
-    expect(third.status, third.stderr).toBe(2);
+    expect(second.status, second.stderr).toBe(1);
+    expect(second.stderr).toContain(`gateway failed to start: tunnels.stateFile: ${dir}/tunnels.json.sock: another gateway is running with this tunnel state`);
+    const withState = (name: string) => {
+      const file = path.join(dir, `${name}.yml`);
+      writeFileSync(file, readFileSync(cfgPath, 'utf8').replace(`${dir}/tunnels.json`, `${dir}/${name}.json`));
+      return file;
+    };
+    const third = await runAsync(['gateway', '--config', withState('own-state')], childEnv);
+    expect(third.status, third.stderr).toBe(1);
     expect(third.stderr).toContain(`server.listen: 127.0.0.1:${port} is already in use`);
+    // a file that is no socket where the admin socket goes: not deleted, a config error (exit 2)
+    writeFileSync(path.join(dir, 'not-a-socket.json.sock'), 'precious');
+    const fourth = await runAsync(['gateway', '--config', withState('not-a-socket')], childEnv);
+    expect(fourth.status, fourth.stderr).toBe(2);
+    expect(fourth.stderr).toContain(`tunnels.stateFile: ${dir}/not-a-socket.json.sock: exists and is not a socket`);
+    expect(readFileSync(path.join(dir, 'not-a-socket.json.sock'), 'utf8')).toBe('precious');
     const listed = await runAsync(['tunnel', 'list', '-c', cfgPath], childEnv);
     expect(listed.status).toBe(0);
     expect(listed.stderr).not.toMatch(/not running/);

@@ -18,6 +18,7 @@ describe('refusals before a sign-in, logged up to a limit per address', () => {
   let stack: Stack;
   let rdp: Awaited<ReturnType<typeof startX224Responder>>;
   let stackClosed = false;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     standin = await startGuacdStandin({ inactivityTimeoutMs: 60_000 });
@@ -26,6 +27,7 @@ describe('refusals before a sign-in, logged up to a limit per address', () => {
       guacd: { host: standin.host, port: standin.port },
       apps: [{ id: 'win11', name: 'Windows 11', host: rdp.host, port: rdp.port, rdp: { security: 'tls', ignoreCert: true } }],
       gateway: { refusalLimit: LIMIT },
+      logLines,
     });
   });
   afterAll(async () => {
@@ -49,6 +51,10 @@ describe('refusals before a sign-in, logged up to a limit per address', () => {
     const signInFailure = (e: { event: string; result: string; reason?: string }) => e.event === 'sign-in' && e.result === 'failure' && !/more failed sign-ins/.test(e.reason ?? '');
     expect(stack.audit.entries!.filter(preSignIn)).toHaveLength(LIMIT);
     expect(stack.audit.entries!.filter(signInFailure)).toHaveLength(LIMIT);
+    // and the log: no other line per request gets past the limit (the error handler's 'request failed')
+    const logged = logLines.map((l) => JSON.parse(l) as { level: number; msg: string; path?: string });
+    expect(logged.filter((l) => l.msg === 'sign-in failed')).toHaveLength(LIMIT);
+    expect(logged.filter((l) => l.level >= 40 && l.path === '/auth/callback')).toEqual([]);
 
     // the same address, a real user: signed in and given a desktop, with nothing held back
     const alice = stack.client();

@@ -84,6 +84,23 @@ describe('log lines for refused connector upgrades, per address', () => {
     expect(throttle.shouldLog('198.51.100.7')).toBe(true);
   });
 
+  it("one network filling the map does not decide whether another network's refusals are logged", () => {
+    t = 0;
+    const quiet: Array<[string, number]> = [];
+    throttle = new RefusalThrottle((a, n) => void quiet.push([a, n]), 2, 10_000, clock);
+    // 10,000 /64s from one /48 (65,536 are there for the taking) fill the map
+    for (let i = 0; i < 10_000; i++) throttle.shouldLog(`2001:db8:7:${i.toString(16)}::1`);
+    // further /64s of that /48 share one count, its network's
+    for (let i = 0; i < 5; i++) throttle.shouldLog(`2001:db8:7:${(20_000 + i).toString(16)}::1`);
+    // an address elsewhere is still counted under its own network, and logged up to the limit
+    expect([1, 2, 3].map(() => throttle.shouldLog('198.51.100.7'))).toEqual([true, true, false]);
+    expect(throttle.shouldLog('203.0.113.9')).toBe(true);
+    t = 10_000;
+    throttle.flush();
+    expect(quiet).toEqual(expect.arrayContaining([['2001:db8:7::/48', 3], ['198.51.100.0/24', 1]]));
+    expect(quiet.map(([a]) => a)).not.toContain('other addresses');
+  });
+
   it('at the door: past the limit, refusals are answered as before but not logged each, a valid token still gets in, and one line says how many', async () => {
     t = 0;
     const lines: string[] = [];

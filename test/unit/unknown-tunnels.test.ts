@@ -8,8 +8,8 @@ describe('apps whose via names no usable tunnel', () => {
     [{ id: 'direct' }, undefined],
     [{ id: 'ok', via: 'office-1' }, undefined],
     [{ id: 'reissued', via: 'again' }, undefined],
-    [{ id: 'typo', via: 'ofice-1' }, 'apps[0].via: there is no tunnel named "ofice-1"; desktop "typo" stays offline until `drawbridge tunnel create ofice-1` is run and its connector connects'],
-    [{ id: 'gone', via: 'old' }, 'apps[0].via: the tunnel "old" is revoked; desktop "gone" stays offline until `drawbridge tunnel create old` is run and its connector connects'],
+    [{ id: 'typo', via: 'ofice-1' }, 'apps[0].via: there is no tunnel named "ofice-1"; desktop "typo" stays offline until a tunnel of that name is created (drawbridge tunnel create ofice-1 -c <this config>) and its connector connects'],
+    [{ id: 'gone', via: 'old' }, 'apps[0].via: the tunnel "old" is revoked; desktop "gone" stays offline until a tunnel of that name is created (drawbridge tunnel create old -c <this config>) and its connector connects'],
   ])('%o', (app, warning) => {
     expect(unknownTunnelWarnings([app], tunnels)).toEqual(warning ? [warning] : []);
   });
