@@ -26,7 +26,7 @@ export function readToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv)
   return raw.trim();
 }
 
-/** A bad gateway address, CA or metrics address: named with the file and option, exit 2 (not restarted). */
+/** Why the connector cannot start, named with the file and option: exit 2 for a mistake (not restarted), 1 for an address another process holds (retried). */
 function startFailure(err: unknown, file: string, fail: (message: string, code: number) => never): never {
   if (err instanceof ConfigError) fail(new ConfigError(file, err.problems).message, EXIT_CONFIG);
   // held by another process, perhaps an instance still stopping: exit 1, which is retried
