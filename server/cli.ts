@@ -69,11 +69,21 @@ program
 const configCmd = program.command('config').description('configuration tools');
 configCmd
   .command('check')
-  .description('validate a config file; exit 0 when it is valid')
+  .description('check a config file as `drawbridge gateway` would at start (its secrets resolved, its files readable, the audit log writable); exit 0 when it would start')
   .argument('<file>', 'YAML config file')
-  .action(async (file: string) => {
+  .option('--shape-only', 'check the file alone, not the secrets and files it names (on a machine other than the gateway)', false)
+  .action(async (file: string, opts: { shapeOnly: boolean }) => {
     const config = gatewayConfig(file);
-    process.stdout.write(`${file}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'}, identity ${config.identity.provider}, mode ${config.server.mode})\n`);
+    if (!opts.shapeOnly) {
+      const { secretsOf } = await import('./gateway.js');
+      try {
+        secretsOf(config, process.env, file);
+      } catch (err) {
+        if (err instanceof ConfigError) fail(`${err.message}\n(the file's shape is valid; this is what the gateway would refuse at start here. --shape-only checks the file alone)`, 2);
+        throw err;
+      }
+    }
+    process.stdout.write(`${file}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'}, identity ${config.identity.provider}, mode ${config.server.mode}${opts.shapeOnly ? '; secrets and files not checked' : ''})\n`);
     if (config.apps.some((a) => a.via)) {
       const { TunnelStore } = await import('./tunnel/tunnel-store.js');
       const { unknownTunnelWarnings } = await import('./tunnel/unknown-tunnels.js');

@@ -1,11 +1,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import express from 'express';
-import { AuditLog } from './audit/audit-log.js';
+import { AuditLog, auditFileProblem } from './audit/audit-log.js';
 import { ConfigError, loadConfigFile, parseConfig, type ConfigProblem } from './config/load-config.js';
 import { evaluate, publicReason, type Decision } from './authorize/evaluate.js';
 import type { AccessRequest } from './authorize/access-request.js';
@@ -97,7 +97,22 @@ interface LiveAccess {
 /** Vite's output, `dist/web` at the package root, whether this runs from source or from the build. */
 export const DEFAULT_WEB_ROOT = path.join(packageRoot() ?? fileURLToPath(new URL('..', import.meta.url)), 'dist', 'web');
 
-function secretsOf(config: Config, env: NodeJS.ProcessEnv) {
+/** Why the gateway could not read this file (as the user it runs as), or undefined. */
+function unreadable(file: string): string | undefined {
+  try {
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `file ${file} does not exist` : `file ${file} cannot be read by this process (${code ?? String(err)})`;
+  }
+}
+
+/**
+ * What start-up needs of the config beyond its shape: secrets resolved, files readable, the audit
+ * log writable. `config check` runs it too, so "valid" means the gateway will start.
+ */
+export function secretsOf(config: Config, env: NodeJS.ProcessEnv, source = 'config') {
   const problems: ConfigProblem[] = [];
   const get = (ref: SecretRef | undefined, at: string): string | undefined => {
     if (!ref) return undefined;
@@ -120,9 +135,12 @@ function secretsOf(config: Config, env: NodeJS.ProcessEnv) {
     ['server.tls.keyFile', config.server.tls?.keyFile],
     ['identity.caFile', config.identity.caFile],
   ] as const) {
-    if (file && !existsSync(file)) problems.push({ path: at, message: `file ${file} does not exist` });
+    const problem = file ? unreadable(file) : undefined;
+    if (problem) problems.push({ path: at, message: problem });
   }
-  if (problems.length) throw new ConfigError('config', problems);
+  const auditProblem = config.audit.file && config.audit.file !== '-' ? auditFileProblem(config.audit.file) : undefined;
+  if (auditProblem) problems.push({ path: 'audit.file', message: auditProblem });
+  if (problems.length) throw new ConfigError(source, problems);
   return { sessionSecret: sessionSecret!, clientSecret: clientSecret!, appCreds };
 }
 
@@ -130,16 +148,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let config = opts.config;
   const env = opts.env ?? process.env;
   const log = opts.log ?? createLogger();
+  let secrets = secretsOf(config, env, opts.configFile);
   const audit = opts.audit ?? new AuditLog(config.audit.file);
-  let secrets = secretsOf(config, env);
   const publicUrl = config.server.publicUrl.replace(/\/$/, '');
   const publicOrigin = new URL(publicUrl).origin;
   const allowedOrigins = new Set([publicOrigin, ...config.server.allowedOrigins.map((o) => new URL(o).origin)]);
   const secure = publicOrigin.startsWith('https:');
   const webRoot = opts.webRoot ?? DEFAULT_WEB_ROOT;
 
-  const idp = createIdentityProvider(config.identity, { clientSecret: secrets.clientSecret, callbackUrl: `${publicUrl}/auth/callback`, log });
-  if (config.server.mode === 'production') {
+  const production = config.server.mode === 'production';
+  const idp = createIdentityProvider(config.identity, { clientSecret: secrets.clientSecret, callbackUrl: `${publicUrl}/auth/callback`, log, refuseDevelopmentIdp: production });
+  if (production) {
+    // unreachable now: each sign-in checks it again before it starts
     const dev = await idp.isDevelopmentIdp().catch(() => false);
     if (dev) {
       throw new ConfigError('config', [{ path: 'identity', message: 'points at the Drawbridge development IdP, which is not for production; set server.mode: development for a demo' }]);
@@ -386,11 +406,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const reload = (raw?: unknown): boolean => {
     try {
       const next = raw === undefined ? loadConfigFile(opts.configFile!) : parseConfig(raw, 'reload');
-      const nextSecrets = secretsOf(next, env);
-      const fixed = ['server', 'identity', 'guacd'] as const;
+      const nextSecrets = secretsOf(next, env, opts.configFile);
+      // what was built from these at start (listeners, the IdP client, the audit file, the tunnel
+      // store, the recorder) stays as it is until a restart; the rest applies now
+      const fixed = ['server', 'identity', 'guacd', 'audit', 'metrics', 'tunnels', 'recordings', 'drives'] as const;
       const changed = fixed.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
-      if (changed.length) log.warn({ sections: changed }, 'config reload: changes to these sections take effect at the next restart');
-      config = { ...next, server: config.server, identity: config.identity, guacd: config.guacd };
+      if (changed.length) log.warn({ sections: changed }, `config reload: changes to ${changed.join(', ')} take effect at the next restart`);
+      config = { ...next, ...Object.fromEntries(fixed.map((k) => [k, config[k]])) };
       secrets = { ...secrets, appCreds: nextSecrets.appCreds };
       log.info({ apps: config.apps.length }, 'config reloaded');
       warnUnknownTunnels(config);
@@ -407,7 +429,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let watcher: FSWatcher | undefined;
   if (opts.configFile) {
     let debounce: NodeJS.Timeout | undefined;
-    watcher = watch(opts.configFile, () => {
+    // the directory, not the file: an editor (or sed -i, or a ConfigMap) that saves by rename leaves
+    // a watch on the file looking at the old inode, and every later save would go unnoticed
+    const base = path.basename(opts.configFile);
+    watcher = watch(path.dirname(path.resolve(opts.configFile)), (_event, name) => {
+      if (name !== base) return;
       clearTimeout(debounce);
       debounce = setTimeout(() => reload(), 200);
     });

@@ -1,4 +1,5 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
 
 export type AuditEvent = 'sign-in' | 'sign-out' | 'launch' | 'session-start' | 'session-end' | 'access-denied' | 'config-reload' | 'launcher-list' | 'tunnel-connect' | 'tunnel-revoke' | 'admin';
 
@@ -23,6 +24,8 @@ export class AuditLog {
   readonly entries: AuditEntry[] | undefined;
 
   constructor(file?: string, opts: { keepInMemory?: boolean } = {}) {
+    // its directory is made if missing (a fresh container has no /var/log/drawbridge)
+    if (file && file !== '-') mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
     this.stream = file && file !== '-' ? createWriteStream(file, { flags: 'a', mode: 0o600 }) : process.stdout;
     this.entries = opts.keepInMemory ? [] : undefined;
   }
@@ -36,5 +39,26 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.stream === process.stdout) return;
     await new Promise<void>((resolve) => (this.stream as WriteStream).end(resolve));
+  }
+}
+
+/**
+ * Why the audit log could not be written at this path by this process, or undefined: checked at
+ * start, so a wrong path stops the gateway with the option's name instead of an unhandled error
+ * after it is already listening. A missing directory is fine when it can be made.
+ */
+export function auditFileProblem(file: string): string | undefined {
+  try {
+    if (existsSync(file)) {
+      accessSync(file, constants.W_OK);
+      return undefined;
+    }
+    let dir = path.dirname(path.resolve(file));
+    while (!existsSync(dir)) dir = path.dirname(dir);
+    if (!statSync(dir).isDirectory()) return `cannot create ${file}: ${dir} is not a directory`;
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot write ${file} as this process (${(err as NodeJS.ErrnoException).code ?? String(err)}); give the gateway's user a directory it may write`;
   }
 }

@@ -48,7 +48,7 @@ export function fetchTrusting(caPem: string): client.CustomFetch {
 
 export function createIdentityProvider(
   cfg: IdentityConfig,
-  opts: { clientSecret: string; callbackUrl: string; log: Logger },
+  opts: { clientSecret: string; callbackUrl: string; log: Logger; refuseDevelopmentIdp?: boolean },
 ): IdentityProvider {
   const issuer = issuerOf(cfg);
   const customFetch = cfg.caFile ? fetchTrusting(readFileSync(cfg.caFile, 'utf8')) : undefined;
@@ -82,6 +82,11 @@ export function createIdentityProvider(
       if (strategy) return strategy;
       const config = await discover();
       const meta = config.serverMetadata();
+      // checked at start too, but an IdP that was down then is checked here, before any sign-in
+      if (opts.refuseDevelopmentIdp && meta[DEV_IDP_DISCOVERY_MARKER] === true) {
+        opts.log.error({ issuer }, 'identity provider is the Drawbridge development IdP, which a production gateway refuses; no sign-in is possible');
+        throw new IdentityProviderUnavailable(`${issuer} is the Drawbridge development IdP, refused in production mode`);
+      }
       if (!meta.jwks_uri) throw new IdentityProviderUnavailable(`${issuer} publishes no jwks_uri`);
       // openid-client trusts an ID token fetched over TLS from the token endpoint without checking
       // its signature (OIDC allows that). We check it anyway: a TLS-intercepting proxy or a

@@ -81,6 +81,9 @@ describe('the demo, from the build', () => {
     const desktop = await openDesktop(client, url, '', { token: await launchToken(client, url, 'demo-desktop') });
     await desktop.waitFor((i) => i[0] === 'sync');
     desktop.ws.close();
+    // the image's health check, for the demo's plain http
+    const health = spawnSync(process.execPath, [path.join(built, 'bin/healthcheck.js')], { env: { ...process.env, HEALTH_PORT: new URL(url).port } });
+    expect(health.status).toBe(0);
   });
 
   it('tries a tunnel as the README says: tunnel create --demo, the demo connector, the third tile comes up and opens', async () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -43,9 +43,14 @@ describe('drawbridge config check', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('identity.tenantId: must be a GUID');
     expect(r.stderr).toContain('apps[0].port: Too small');
-    const ok = cli(['config', 'check', path.resolve('test/fixtures/good-config.yml')]);
-    expect(ok.stdout).toMatch(/valid \(1 app, identity entra, mode production\)/);
+    const ok = cli(['config', 'check', '--shape-only', path.resolve('test/fixtures/good-config.yml')]);
+    expect(ok.stdout).toMatch(/valid \(1 app, identity entra, mode production; secrets and files not checked\)/);
     expect(ok.status).toBe(0);
+    // without --shape-only it checks what the gateway would refuse at start: here, the secrets it names
+    const here = cli(['config', 'check', path.resolve('test/fixtures/good-config.yml')]);
+    expect(here.status).toBe(2);
+    expect(here.stderr).toContain('server.sessionSecret: environment variable DRAWBRIDGE_SESSION_SECRET');
+    expect(here.stderr).toContain('identity.clientSecret:');
     const start = cli(['gateway', '--config', file]);
     expect(start.status).toBe(2);
     expect(start.stderr).toContain('identity.tenantId: must be a GUID');
@@ -246,6 +251,12 @@ apps:
 
     bystander.conn.ws.close();
 
+    // the image's health check answers for a gateway that serves TLS itself (it used plain http)
+    const health = await new Promise<number | null>((resolve) => spawn(process.execPath, [path.resolve('bin/healthcheck.js')], { env: { ...process.env, HEALTH_PORT: String(port) } }).once('exit', resolve));
+    expect(health).toBe(0);
+    const unhealthy = await new Promise<number | null>((resolve) => spawn(process.execPath, [path.resolve('bin/healthcheck.js')], { env: { ...process.env, HEALTH_PORT: '1' } }).once('exit', resolve));
+    expect(unhealthy).toBe(1);
+
     // a second gateway started with the same config stops at once and takes nothing from the first:
     // not its admin socket (revocations would no longer cut live), not its port. Exit 1, which
     // service managers retry: the first may be an old instance still stopping
@@ -267,6 +278,19 @@ apps:
     expect(fourth.status, fourth.stderr).toBe(2);
     expect(fourth.stderr).toContain(`tunnels.stateFile: ${dir}/not-a-socket.json.sock: exists and is not a socket`);
     expect(readFileSync(path.join(dir, 'not-a-socket.json.sock'), 'utf8')).toBe('precious');
+    // the audit log: a directory that cannot be made stops the start, naming the option (it crashed
+    // after listening); a missing one is made (a fresh container has no /var/log/drawbridge)
+    const withAudit = (name: string, file: string) => {
+      const cfg = path.join(dir, `${name}.yml`);
+      writeFileSync(cfg, readFileSync(withState(name), 'utf8').replace(`audit: { file: ${dir}/audit.jsonl }`, `audit: { file: ${file} }`));
+      return cfg;
+    };
+    const badAudit = await runAsync(['gateway', '--config', withAudit('bad-audit', `${dir}/not-a-socket.json.sock/audit.jsonl`)], childEnv);
+    expect(badAudit.status, badAudit.stderr).toBe(2);
+    expect(badAudit.stderr).toContain(`audit.file: cannot create ${dir}/not-a-socket.json.sock/audit.jsonl: ${dir}/not-a-socket.json.sock is not a directory`);
+    const newAudit = await runAsync(['gateway', '--config', withAudit('new-audit', `${dir}/logs/drawbridge/audit.jsonl`)], childEnv);
+    expect(newAudit.stderr).toContain('already in use');
+    expect(existsSync(path.join(dir, 'logs/drawbridge'))).toBe(true);
     const listed = await runAsync(['tunnel', 'list', '-c', cfgPath], childEnv);
     expect(listed.status).toBe(0);
     expect(listed.stderr).not.toMatch(/not running/);
@@ -282,6 +306,19 @@ apps:
     writeFileSync(cfgPath, good.replace('emailDomain: contoso.example', 'emailDomain: fabrikam.example'));
     child.kill('SIGHUP');
     await expect.poll(appsOf, { timeout: 5000 }).toEqual([]);
+    // saved by rename (editors, sed -i, a Kubernetes ConfigMap), again and again: each save is
+    // noticed without a SIGHUP (a watch on the file saw only the first)
+    const renameSave = (text: string) => {
+      writeFileSync(`${cfgPath}.tmp`, text);
+      renameSync(`${cfgPath}.tmp`, cfgPath);
+    };
+    for (const [text, apps] of [[good, ['desk']], [good.replace('emailDomain: contoso.example', 'emailDomain: fabrikam.example'), []], [good, ['desk']]] as const) {
+      renameSave(text);
+      await expect.poll(appsOf, { timeout: 5000 }).toEqual(apps);
+    }
+    // a section built at start changes only at a restart, and the log says which
+    renameSave(good.replace(`audit: { file: ${dir}/audit.jsonl }`, `audit: { file: ${dir}/other-audit.jsonl }`));
+    await expect.poll(() => stdout.split('\n').some((l) => l.includes('changes to audit take effect at the next restart')), { timeout: 5000 }).toBe(true);
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));

@@ -3,6 +3,10 @@ import { ConfigError } from '../../server/config/load-config.js';
 import { signIn } from '../support/http-client.js';
 import { startRogueIdp, type RogueIdp } from '../support/rogue-idp.js';
 import { CLIENT_ID, startStack, testCa, type Stack } from '../support/stack.js';
+import { pino } from 'pino';
+import { createIdentityProvider } from '../../server/authenticate/identity-provider.js';
+import { startDevIdp } from '../../server/dev-idp/dev-idp.js';
+import { demoUsersFile, loadDevUsers } from '../../server/dev-idp/users.js';
 
 const APPS = [{ id: 'win11', name: 'Windows 11', description: 'Finance desktop', host: '127.0.0.1', port: 3389 }];
 
@@ -183,5 +187,23 @@ describe('the gateway refuses bad ID tokens', () => {
 describe('production mode', () => {
   it('refuses to start against the development IdP', async () => {
     await expect(startStack({ guacd: { host: '127.0.0.1', port: 1 }, server: { mode: 'production' } })).rejects.toThrow(ConfigError);
+  });
+
+  it('refuses sign-ins through the development IdP found only later (it was down at start)', async () => {
+    const { stateDir } = testCa();
+    const idp = await startDevIdp({ port: 0, users: loadDevUsers(demoUsersFile()), clients: [{ clientId: CLIENT_ID, clientSecret: 'secret-0123456789', redirectUris: ['https://gw.example/auth/callback'] }], stateDir, log: pino({ level: 'silent' }) });
+    try {
+      const lines: string[] = [];
+      const make = (refuseDevelopmentIdp: boolean) =>
+        createIdentityProvider(
+          { provider: 'entra', tenantId: idp.tenantId, clientId: CLIENT_ID, clientSecret: { value: 'x' }, authority: idp.origin, caFile: idp.caFile, scopes: ['openid', 'profile', 'email'] } as never,
+          { clientSecret: 'secret-0123456789', callbackUrl: 'https://gw.example/auth/callback', log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }), refuseDevelopmentIdp },
+        );
+      await expect(make(true).strategy()).rejects.toThrow(/is the Drawbridge development IdP, refused in production mode/);
+      expect(lines.some((l) => l.includes('a production gateway refuses'))).toBe(true);
+      await expect(make(false).strategy()).resolves.toBeDefined();
+    } finally {
+      await idp.close();
+    }
   });
 });
