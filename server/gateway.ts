@@ -485,6 +485,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     reload,
     recheck,
     async close() {
+      log.info({ live: live.size }, 'gateway stopping: ending live desktops and tunnel connections');
       clearInterval(recheckTimer);
       clearInterval(sweepTimer);
       watcher?.close();
