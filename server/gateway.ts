@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { accessSync, constants, existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -149,7 +149,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? createLogger();
   let secrets = secretsOf(config, env, opts.configFile);
-  const audit = opts.audit ?? new AuditLog(config.audit.file);
+  const audit = opts.audit ?? new AuditLog(config.audit.file, { onError: (err) => log.error({ file: config.audit.file, err: err.message }, 'the audit log cannot be written') });
   const publicUrl = config.server.publicUrl.replace(/\/$/, '');
   const publicOrigin = new URL(publicUrl).origin;
   const allowedOrigins = new Set([publicOrigin, ...config.server.allowedOrigins.map((o) => new URL(o).origin)]);
@@ -426,22 +426,50 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return false;
     }
   };
-  let watcher: FSWatcher | undefined;
+  let watchers: FSWatcher[] = [];
   if (opts.configFile) {
+    const file = opts.configFile;
     let debounce: NodeJS.Timeout | undefined;
-    // the directory, not the file: an editor (or sed -i, or a ConfigMap) that saves by rename leaves
-    // a watch on the file looking at the old inode, and every later save would go unnoticed
-    const base = path.basename(opts.configFile);
-    watcher = watch(path.dirname(path.resolve(opts.configFile)), (_event, name) => {
-      if (name !== base) return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => reload(), 200);
-    });
-    watcher.unref();
+    const textOf = () => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    let seen = textOf();
+    // Directories, not the file: a save by rename (editors, sed -i) leaves a watch on the file
+    // looking at the old inode; a Kubernetes ConfigMap swaps a `..data` link and never touches the
+    // file's own name; a symlinked file is edited where it really lives. So any change in either
+    // directory is looked at, and the config is reloaded when its text changed.
+    const dirs = new Set([path.dirname(path.resolve(file))]);
+    try {
+      dirs.add(path.dirname(realpathSync(file)));
+    } catch {
+      // not there now: its directory is watched for it
+    }
+    watchers = [...dirs].map((dir) =>
+      watch(dir, () => {
+        // not pushed back by each event: other files in the directory (the audit log, say) may
+        // change all the time, and the check would never come
+        if (debounce) return;
+        debounce = setTimeout(() => {
+          debounce = undefined;
+          const text = textOf();
+          if (text === undefined || text === seen) return;
+          seen = text;
+          reload();
+        }, 200);
+      }),
+    );
+    for (const w of watchers) w.unref();
   }
+  const closeWatchers = () => {
+    for (const w of watchers) w.close();
+  };
 
   const listenFailed = async (at: string, value: string, err: unknown) => {
-    watcher?.close();
+    closeWatchers();
     clearInterval(recheckTimer);
     clearInterval(sweepTimer);
     await tunnels.close();
@@ -488,7 +516,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       log.info({ live: live.size }, 'gateway stopping: ending live desktops and tunnel connections');
       clearInterval(recheckTimer);
       clearInterval(sweepTimer);
-      watcher?.close();
+      closeWatchers();
       live.endWhere(() => true, { code: 523, message: 'The gateway is shutting down. Open the desktop again in a moment.' }, 'gateway shutdown');
       await tunnels.close();
       // after the doors: what they held back is logged now, and any refusal after this in full

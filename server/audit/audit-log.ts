@@ -23,10 +23,12 @@ export class AuditLog {
   private readonly stream: WriteStream | NodeJS.WritableStream;
   readonly entries: AuditEntry[] | undefined;
 
-  constructor(file?: string, opts: { keepInMemory?: boolean } = {}) {
+  constructor(file?: string, opts: { keepInMemory?: boolean; onError?: (err: Error) => void } = {}) {
     // its directory is made if missing (a fresh container has no /var/log/drawbridge)
     if (file && file !== '-') mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
     this.stream = file && file !== '-' ? createWriteStream(file, { flags: 'a', mode: 0o600 }) : process.stdout;
+    // a full disk or a vanished volume must not take the gateway down with an unhandled error
+    if (this.stream !== process.stdout) (this.stream as WriteStream).on('error', (err: Error) => opts.onError?.(err));
     this.entries = opts.keepInMemory ? [] : undefined;
   }
 
@@ -50,6 +52,7 @@ export class AuditLog {
 export function auditFileProblem(file: string): string | undefined {
   try {
     if (existsSync(file)) {
+      if (!statSync(file).isFile()) return `${file} is not a regular file`;
       accessSync(file, constants.W_OK);
       return undefined;
     }

@@ -72,6 +72,7 @@ export function createIdentityProvider(
   }
 
   let strategy: Strategy | undefined;
+  let toldDevelopmentIdp = false;
   const mapClaims = (claims: Claims): Identity =>
     cfg.provider === 'entra' ? mapEntraClaims(claims, allowedTenants) : mapOidcClaims(claims, cfg.claims);
 
@@ -84,7 +85,9 @@ export function createIdentityProvider(
       const meta = config.serverMetadata();
       // checked at start too, but an IdP that was down then is checked here, before any sign-in
       if (opts.refuseDevelopmentIdp && meta[DEV_IDP_DISCOVERY_MARKER] === true) {
-        opts.log.error({ issuer }, 'identity provider is the Drawbridge development IdP, which a production gateway refuses; no sign-in is possible');
+        // once: every sign-in attempt lands here, and anyone can start one
+        if (!toldDevelopmentIdp) opts.log.error({ issuer }, 'identity provider is the Drawbridge development IdP, which a production gateway refuses; no sign-in is possible');
+        toldDevelopmentIdp = true;
         throw new IdentityProviderUnavailable(`${issuer} is the Drawbridge development IdP, refused in production mode`);
       }
       if (!meta.jwks_uri) throw new IdentityProviderUnavailable(`${issuer} publishes no jwks_uri`);

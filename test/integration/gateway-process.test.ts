@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -8,6 +8,7 @@ import { ensureDevCa, issueServerCert } from '../../server/dev-idp/dev-ca.js';
 import { startDevIdp, type DevIdp } from '../../server/dev-idp/dev-idp.js';
 import { demoUsersFile, loadDevUsers } from '../../server/dev-idp/users.js';
 import { launchToken, openDesktop } from '../support/desktop-client.js';
+import { outputLines } from '../support/child-output.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { startGuacdStandin, type GuacdStandin } from '../support/guacd-standin/index.js';
 import { HttpClient, signIn } from '../support/http-client.js';
@@ -316,6 +317,27 @@ apps:
       renameSave(text);
       await expect.poll(appsOf, { timeout: 5000 }).toEqual(apps);
     }
+    // a Kubernetes ConfigMap: drawbridge.yml -> ..data/drawbridge.yml and ..data -> ..v1; an update
+    // writes ..v2 and swaps the ..data link, and never touches drawbridge.yml's own name
+    const cm = path.join(dir, 'cm');
+    const port2 = await freePort();
+    const cmText = (text: string) => text.replace(`${dir}/tunnels.json`, `${dir}/cm-tunnels.json`).replace(`port: ${port}`, `port: ${port2}`);
+    for (const v of ['..v1', '..v2']) mkdirSync(path.join(cm, v), { recursive: true });
+    writeFileSync(path.join(cm, '..v1/drawbridge.yml'), cmText(good));
+    symlinkSync('..v1', path.join(cm, '..data'));
+    symlinkSync('..data/drawbridge.yml', path.join(cm, 'drawbridge.yml'));
+    const cmChild = spawn(process.execPath, [...CLI, 'gateway', '--config', path.join(cm, 'drawbridge.yml')], { env: { ...process.env, ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmLines = outputLines(cmChild);
+    try {
+      await waitForPort(port2, '127.0.0.1', 20_000);
+      writeFileSync(path.join(cm, '..v2/drawbridge.yml'), cmText(good).replace('emailDomain: contoso.example', 'emailDomain: fabrikam.example'));
+      symlinkSync('..v2', path.join(cm, '..data_tmp'));
+      renameSync(path.join(cm, '..data_tmp'), path.join(cm, '..data'));
+      await expect.poll(() => cmLines.some((l) => l.includes('"config reloaded"')), { timeout: 5000 }).toBe(true);
+    } finally {
+      cmChild.kill('SIGKILL');
+    }
+
     // a section built at start changes only at a restart, and the log says which
     renameSave(good.replace(`audit: { file: ${dir}/audit.jsonl }`, `audit: { file: ${dir}/other-audit.jsonl }`));
     await expect.poll(() => stdout.split('\n').some((l) => l.includes('changes to audit take effect at the next restart')), { timeout: 5000 }).toBe(true);
