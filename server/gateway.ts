@@ -468,6 +468,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const w of watchers) w.close();
   };
 
+  // not close(): that flushes the session store, which would write this instance's copy over the
+  // state file of the gateway that may be holding the port
   const listenFailed = async (at: string, value: string, err: unknown) => {
     closeWatchers();
     clearInterval(recheckTimer);
@@ -492,7 +494,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     throw await listenFailed('metrics.listen', config.metrics!.listen, err);
   }
-  if (metricsServer) log.info({ listen: `${config.metrics!.listen.replace(/:[0-9]+$/, '')}:${metricsServer.port}` }, 'metrics on /metrics');
+  if (metricsServer) log.info({ listen: metricsServer.address }, 'metrics on /metrics');
   log.info({ url: publicUrl, listen: `${config.server.listen.host}:${port}` }, `Drawbridge gateway listening; open ${publicUrl}`);
   void probe.check().then((h) => {
     const g = guacdTarget();

@@ -70,9 +70,10 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
   const { config, log } = opts;
   const env = opts.env ?? process.env;
   const token = decodeTunnelToken(opts.token);
-  const { gateway: named, ca, trusted, warnings } = connectorPreflight(config, token.gateway, env);
-  // every token names its gateway, so there is always one
-  const gateway = named ?? new URL(token.gateway);
+  const preflight = connectorPreflight(config, token.gateway, env);
+  const { ca, trusted, warnings } = preflight;
+  // every token names its gateway, so with one given there is always one
+  const gateway = preflight.gateway!;
   const tunnelUrl = new URL(TUNNEL_PATH, gateway);
   for (const w of warnings) log.warn(w);
   const secureContext = tunnelSecureContext(ca.map((c) => Buffer.from(c)));
@@ -125,7 +126,7 @@ export async function runConnector(opts: RunConnectorOptions): Promise<RunningCo
     throw listenFailure('connector config', 'metrics.listen', config.metrics!.listen, err);
   }
   supervisor.start();
-  if (status) log.info({ listen: `${config.metrics!.listen.replace(/:[0-9]+$/, '')}:${status.port}` }, 'metrics and readiness on /metrics and /ready');
+  if (status) log.info({ listen: status.address }, 'metrics and readiness on /metrics and /ready');
 
   return {
     connectorId,

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../config/load-config.js';
+import { packageRoot } from '../runtime/package-root.js';
 
 // A fixed namespace so the same username always yields the same oid, across machines and restarts;
 // the gateway's policies and audit trail key on oid, so it must not drift.
@@ -99,15 +101,12 @@ export function loadDevUsers(file: string): DevUser[] {
 
 /**
  * Path of the bundled demo users. tsc does not copy the YAML into dist/, so when running from the
- * build output fall back to the copy in the source tree.
+ * build output fall back to the copy under the package root (the source tree's, or the image's).
  */
 export function demoUsersFile(): string {
   const beside = fileURLToPath(new URL('./demo-users.yml', import.meta.url));
   if (existsSync(beside)) return beside;
-  // compiled copies live under dist/ (or dist/bench/): walk up to the source tree's copy
-  for (let up = '../'; up.length <= 5 * 3; up += '../') {
-    const inSource = fileURLToPath(new URL(`${up}server/dev-idp/demo-users.yml`, import.meta.url));
-    if (existsSync(inSource)) return inSource;
-  }
-  return beside;
+  const root = packageRoot();
+  const inPackage = root && path.join(root, 'server/dev-idp/demo-users.yml');
+  return inPackage && existsSync(inPackage) ? inPackage : beside;
 }

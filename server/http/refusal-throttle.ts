@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { canonicalIp } from '../http/ip-address.js';
+import { canonicalIp } from './ip-address.js';
 
 /**
  * Log lines for refusals of callers not yet known (a connector upgrade without a valid token, a

@@ -7,7 +7,7 @@ import type { MetricSet } from './prometheus.js';
  * (the connector: at least one connection to the gateway is up), for a load balancer or a
  * Kubernetes readiness probe.
  */
-export async function startMetricsServer(listen: string, metrics: MetricSet, ready: () => { ready: boolean; [k: string]: unknown }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startMetricsServer(listen: string, metrics: MetricSet, ready: () => { ready: boolean; [k: string]: unknown }): Promise<{ server: Server; port: number; address: string; close(): Promise<void> }> {
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
   const port = Number(listen.slice(at + 1));
@@ -26,5 +26,7 @@ export async function startMetricsServer(listen: string, metrics: MetricSet, rea
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  return { server, port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
+  const bound = (server.address() as AddressInfo).port;
+  // as configured, with the port actually bound (port 0 picks one): what the start-up log says
+  return { server, port: bound, address: `${listen.slice(0, at)}:${bound}`, close: () => new Promise((r) => server.close(() => r())) };
 }
